@@ -1,0 +1,47 @@
+"""The `nianbao` command: one subcommand per job, each defined by the module that does the job.
+
+Modules register their subcommands through `add_cli(subparsers)` and import heavy
+libraries (torch, transformers) inside the functions they run, so `nianbao text`
+starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules that contribute subcommands, in the order they appear in --help.
+COMMAND_MODULES = (
+    "nianbao.ingest",
+    "nianbao.rules",
+    "nianbao.studio",
+    "nianbao.standoff",
+    "nianbao.dataset",
+    "nianbao.train",
+    "nianbao.infer",
+    "nianbao.evaluate",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nianbao", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a module not written yet contributes nothing
+                continue
+            raise
+        module.add_cli(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
