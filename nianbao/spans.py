@@ -80,3 +80,13 @@ def bio_to_spans(tags: Sequence[str], scores: Sequence[float] | None = None) -> 
             chunk = scores[span.start : span.end]
             span.score = float(sum(chunk) / len(chunk))
     return spans
+
+
+@dataclass
+class AnnotatedDoc:
+    """One report's text with its gold (or predicted) annotation, as every reader of annotations returns it."""
+
+    doc_id: str
+    text: str
+    annotation: Annotation
+    meta: dict = field(default_factory=dict)
