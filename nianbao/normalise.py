@@ -1,0 +1,541 @@
+"""Clean report text while keeping a map from every clean character to the original.
+
+Real reports arrive full of web mess: pinyin glosses after characters (`網(wǎng)站`),
+`????` mojibake, spam link-farm tails, navigation lines, stray whitespace and full-width
+forms. The model must read clean text, yet every span it finds must be traceable to the
+input. So cleaning here is limited to two kinds of edits that keep a character map:
+
+- *deletions* of ranges (glosses, spam, boilerplate, redundant whitespace), and
+- *1:1 replacements* of single characters (full-width ASCII forms, odd spaces).
+
+`Cleaned.offsets[i]` is the original index of clean character `i`. The Simplified view
+(`simplified_view`) has exactly the clean text's length, so its offsets are the same.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# --------------------------------------------------------------------------------------
+# The offset-keeping text
+
+
+@dataclass
+class Cleaned:
+    """Clean text, the original index of each of its characters, and what cleaning found."""
+
+    text: str
+    offsets: array  # array('q'): offsets[i] = index in the original of text[i]
+    warnings: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """The original range that covers clean range [start, end)."""
+        if not 0 <= start < end <= len(self.text):
+            raise ValueError(f"span {start}-{end} outside clean text of length {len(self.text)}")
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+
+class _Tracked:
+    """A text with its offsets into the original; edited only by deletions and 1:1 maps."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.offsets = array("q", range(len(text)))
+
+    def translate(self, table: dict[int, str]) -> None:
+        """Replace characters one for one (the table must map to single characters)."""
+        self.text = self.text.translate(table)
+
+    def delete(self, ranges: list[tuple[int, int]]) -> int:
+        """Delete sorted, non-overlapping [start, end) ranges; return how many characters went."""
+        if not ranges:
+            return 0
+        pieces: list[str] = []
+        offsets = array("q")
+        pos = removed = 0
+        for start, end in ranges:
+            if start < pos:  # overlapping ranges: keep the already-deleted part
+                start = pos
+            if end <= start:
+                continue
+            pieces.append(self.text[pos:start])
+            offsets.extend(self.offsets[pos:start])
+            removed += end - start
+            pos = end
+        pieces.append(self.text[pos:])
+        offsets.extend(self.offsets[pos:])
+        self.text = "".join(pieces)
+        self.offsets = offsets
+        return removed
+
+    def delete_matches(self, pattern: re.Pattern, group: int | str = 0) -> int:
+        """Delete every match of `pattern` (or of one of its groups); return the number of matches."""
+        ranges = [m.span(group) for m in pattern.finditer(self.text) if m.start(group) >= 0]
+        ranges = [r for r in ranges if r[1] > r[0]]
+        self.delete(ranges)
+        return len(ranges)
+
+
+# --------------------------------------------------------------------------------------
+# Character-level normalisation (1:1)
+
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
+
+
+def _one_to_one_table() -> dict[int, str]:
+    """Full-width ASCII forms to ASCII and exotic spaces/line breaks to plain ones, one for one."""
+    table = {code: chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)}  # ！..～ -> !..~
+    for space in "\u3000\u00a0\u2002\u2003\u2009\u202f\t":
+        table[ord(space)] = " "
+    for br in "\u2028\u2029\u0085\r":
+        table[ord(br)] = "\n"
+    return table
+
+
+_ONE_TO_ONE = _one_to_one_table()
+
+
+def normalise_char(ch: str) -> str:
+    """What cleaning turns one original character into (used to check the offset map)."""
+    return ch.translate(_ONE_TO_ONE)
+
+
+# --------------------------------------------------------------------------------------
+# Pinyin glosses
+
+_TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_INITIALS = "(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+_FINALS = (
+    "iang|iong|uang|ueng|ang|eng|ing|ong|ian|iao|uai|uan|van|üan|ai|ei|ao|ou|an|en|er|in|un|vn|ün|"
+    "ia|ie|iu|ua|uo|ui|ue|ve|üe|a|o|e|i|u|v|ü|ng|m|n"
+)
+_BASE = {  # tone-marked vowel -> plain vowel, to check the syllable's shape
+    **{c: "a" for c in "āáǎà"}, **{c: "e" for c in "ēéěè"}, **{c: "i" for c in "īíǐì"},
+    **{c: "o" for c in "ōóǒò"}, **{c: "u" for c in "ūúǔù"}, **{c: "ü" for c in "ǖǘǚǜ"},
+    "ń": "n", "ň": "n", "ǹ": "n", "ḿ": "m",
+}
+_SYLLABLE = re.compile(f"{_INITIALS}(?:{_FINALS})", re.IGNORECASE)
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A CJK character followed by a parenthesised single Latin syllable, tone-marked or with a tone digit.
+_GLOSS_CANDIDATE = re.compile(
+    f"(?<=[{_CJK}])([(（]\\s?([a-zA-Z{_TONE_VOWELS}ü]{{1,7}})([1-5]?)\\s?[)）])"
+)
+
+
+def _is_pinyin(body: str, tone_digit: str) -> bool:
+    """True when `body` is one pinyin syllable that carries a tone (a mark or a digit)."""
+    has_mark = any(c in _TONE_VOWELS for c in body)
+    if not (has_mark or tone_digit):
+        return False
+    plain = "".join(_BASE.get(c, c) for c in body.lower())
+    return _SYLLABLE.fullmatch(plain) is not None
+
+
+def remove_pinyin_glosses(doc: _Tracked) -> int:
+    """Delete glosses like `網(wǎng)` / `网(wang3)` after characters; return how many went."""
+    ranges = [
+        m.span(1)
+        for m in _GLOSS_CANDIDATE.finditer(doc.text)
+        if _is_pinyin(m.group(2), m.group(3))
+    ]
+    doc.delete(ranges)
+    return len(ranges)
+
+
+# --------------------------------------------------------------------------------------
+# Spam link farms and navigation boilerplate (matched on a Simplified copy of each line)
+
+_SPAM_TERMS = (
+    "无码", "人妻", "av", "国产", "精品", "久久", "亚洲", "欧美", "日韩", "色欲", "狠狠", "婷婷",
+    "综合网", "成人", "激情", "一区二区", "在线视频", "丁香", "蜜芽", "乱子伦", "老虎机", "bet",
+    "娱乐", "彩票", "博彩", "棋牌", "赌", "真人", "百家乐", "捕鱼", "体育app", "视频在线",
+)
+_NAV_LINE = re.compile(
+    r"^(?:"
+    r"网站支持ipv6|欢迎访问.{0,30}|您(?:现在)?(?:所在|当前)的?位置.*|当前位置.*|首页\s*[>»›].*|.*网站首页\s*[>»›].*"
+    r"|.*字[体号][:：]?\s*[\[【]?\s*(?:大|中|小|\s)*[\]】]?.{0,20}|打印本页|关闭窗口|【?打印】?|【?关闭】?|"
+    r"扫一扫在手机打开当前页|分享到.{0,20}|微信|微博|x|其他|登录|注册|登录\s*\|?\s*注册|"
+    r"基本介绍|相关词条|热门词条|联络我们|联系我们|返回顶部|上一篇.*|下一篇.*|"
+    r"主办单位[:：].*|承办单位[:：].*|协办单位[:：].*|网站标识码[:：].*|.*icp备.*|.*公网安备.*|"
+    r"技术支持[:：].*|版权所有.*|copyright.*|网站地图|无障碍|长者模式|.*浏览次数[:：].*|.*点击数[:：].*|"
+    r"地址[:：].{0,40}邮编[:：].*|邮编[:：].*|[\s|｜]*"
+    r")$",
+    re.IGNORECASE,
+)
+_FOOTER_START = re.compile(r"^(?:主办单位|承办单位|网站标识码|版权所有|相关词条|热门词条|联络我们)")
+
+
+@lru_cache(maxsize=4)
+def _converter(config: str):
+    import opencc  # imported lazily: `nianbao --help` need not load it
+
+    return opencc.OpenCC(config)
+
+
+def _simplified_line(line: str) -> str:
+    return _converter("t2s").convert(line).lower()
+
+
+def is_spam_line(line: str) -> bool:
+    """A link-farm line: several porn/gambling terms, or a long run of short `|`-separated names."""
+    simp = _simplified_line(line)
+    terms = sum(simp.count(term) for term in _SPAM_TERMS)
+    cells = [c.strip() for c in re.split(r"[|｜]", simp) if c.strip()]
+    short_cells = sum(1 for c in cells if len(c) <= 6)
+    # A flattened table row has numbers in its cells; a place-name farm has none.
+    digits = sum(ch.isdigit() for ch in simp)
+    name_farm = short_cells >= 8 and short_cells >= 0.8 * len(cells) and digits <= len(cells) // 4
+    return terms >= 4 or name_farm
+
+
+def is_nav_line(line: str) -> bool:
+    """A short navigation / widget / footer line that carries no report content."""
+    stripped = line.strip()
+    if not stripped or len(stripped) > 60:
+        return False
+    return _NAV_LINE.match(_simplified_line(stripped)) is not None
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each line, the end including its newline."""
+    spans, pos = [], 0
+    for line in text.splitlines(keepends=True):
+        spans.append((pos, pos + len(line)))
+        pos += len(line)
+    return spans
+
+
+def cut_spam_and_boilerplate(doc: _Tracked, head_lines: int = 12) -> dict[str, int]:
+    """Delete spam lines anywhere, the footer block after the report, and nav lines near the top.
+
+    The tail is cut from the first footer-like or spam line after which only footer, spam or
+    blank lines follow, so a line like `地址:` inside the report body is kept.
+    """
+    lines = _line_spans(doc.text)
+    kinds: list[str] = []
+    for start, end in lines:
+        line = doc.text[start:end].strip()
+        if not line:
+            kinds.append("blank")
+        elif len(line) > 30 and is_spam_line(line):
+            kinds.append("spam")
+        elif is_nav_line(line):
+            kinds.append("nav")
+        elif len(line) <= 30 and is_spam_line(line):
+            kinds.append("spam")
+        else:
+            kinds.append("text")
+    # The tail: everything from the last content line on that is spam/nav/blank.
+    tail_from = len(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        if kinds[i] == "text":
+            break
+        tail_from = i
+    # A content-looking line squeezed between footer lines still belongs to the footer
+    # (e.g. a postcode+phone line); extend the tail over a footer block that starts earlier.
+    for i in range(max(0, tail_from - 8), tail_from):
+        line = doc.text[lines[i][0] : lines[i][1]].strip()
+        if _FOOTER_START.match(_simplified_line(line)):
+            tail_from = i
+            break
+    ranges: list[tuple[int, int]] = []
+    counts = {"spam_lines": 0, "nav_lines": 0}
+    head = _head_limit(kinds, head_lines)
+    for i, (kind, (start, end)) in enumerate(zip(kinds, lines)):
+        if i >= tail_from:
+            if kind != "blank":
+                counts["spam_lines" if kind == "spam" else "nav_lines"] += 1
+            ranges.append((start, end))
+        elif kind == "spam" or (kind == "nav" and i < head):
+            counts["spam_lines" if kind == "spam" else "nav_lines"] += 1
+            ranges.append((start, end))
+    tail_chars = sum(e - s for s, e in ranges if s >= (lines[tail_from][0] if tail_from < len(lines) else len(doc.text)))
+    counts["chars_removed"] = doc.delete(ranges)
+    counts["tail_chars"] = tail_chars
+    return counts
+
+
+def _head_limit(kinds: list[str], head_lines: int) -> int:
+    """Nav lines are removed only among the first `head_lines` non-blank lines."""
+    seen = 0
+    for i, kind in enumerate(kinds):
+        if kind != "blank":
+            seen += 1
+        if seen > head_lines:
+            return i
+    return len(kinds)
+
+
+# --------------------------------------------------------------------------------------
+# Whitespace
+
+_INLINE_RUN = re.compile(r"(?<=[^\n ]) {2,}(?=[^\n ])")  # keep one space of an inner run
+_LINE_EDGE = re.compile(r"^ +| +$", re.MULTILINE)
+_MANY_BREAKS = re.compile(r"\n{3,}")
+
+
+def normalise_whitespace(doc: _Tracked) -> None:
+    """Strip line edges, shrink inner space runs to one, and allow at most one blank line."""
+    doc.delete_matches(_LINE_EDGE)
+    doc.delete([(m.start() + 1, m.end()) for m in _INLINE_RUN.finditer(doc.text)])
+    doc.delete([(m.start() + 2, m.end()) for m in _MANY_BREAKS.finditer(doc.text)])
+    lead = len(doc.text) - len(doc.text.lstrip("\n"))
+    trail = len(doc.text) - len(doc.text.rstrip("\n"))
+    doc.delete([(0, lead)] + ([(len(doc.text) - trail, len(doc.text))] if trail else []))
+
+
+# --------------------------------------------------------------------------------------
+# Mojibake and lost tables (warnings only)
+
+_QMARK_RUN = re.compile(r"[?？]{2,}")
+_LEADING_QMARKS = re.compile(r"^[?？]{2,}(?=\S)", re.MULTILINE)
+
+
+def mojibake_warnings(text: str) -> list[str]:
+    """Warn about runs of `?` (characters lost to a wrong encoding on the way) and U+FFFD."""
+    warnings = []
+    runs = _QMARK_RUN.findall(text)
+    if runs:
+        warnings.append(f"mojibake: {len(runs)} run(s) of '?' ({sum(map(len, runs))} characters)")
+    bad = text.count("\ufffd")
+    if bad:
+        warnings.append(f"mojibake: {bad} replacement character(s) U+FFFD")
+    return warnings
+
+
+_TABLE_WORDS = re.compile(r"附表|如下表|见下表|(?:本年|上年)(?:新收|结转)|申请人情况|处理结果")
+_CELL_LINE = re.compile(r"^\s*(?:\|.*\||[0-9０-９]+|[-—/／]|\s*)\s*$")
+
+
+def table_warnings(text: str, year: int | None) -> list[str]:
+    """Warn when a table was flattened into one-cell lines or pipes, or seems to be missing."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    cellish = sum(1 for ln in lines if _CELL_LINE.match(ln) or ln.count("|") >= 2)
+    if cellish >= 8:
+        return [f"table flattened: {cellish} line(s) look like table cells or rows"]
+    if year and year >= 2019 and len(_TABLE_WORDS.findall(text)) >= 2 and cellish == 0:
+        return ["table apparently lost: the text refers to tables but none is left"]
+    return []
+
+
+# --------------------------------------------------------------------------------------
+# The cleaning pipeline
+
+
+def clean_text(original: str) -> Cleaned:
+    """Clean `original` and keep a map from each clean character back to it."""
+    doc = _Tracked(original)
+    doc.delete_matches(re.compile(r"\r(?=\n)"))
+    doc.delete_matches(_ZERO_WIDTH)
+    doc.delete_matches(_CONTROL)
+    doc.translate(_ONE_TO_ONE)
+    glosses = remove_pinyin_glosses(doc)
+    warnings = mojibake_warnings(doc.text)
+    doc.delete_matches(_LEADING_QMARKS)  # `????` used as indentation at line starts
+    cut = cut_spam_and_boilerplate(doc)
+    normalise_whitespace(doc)
+    stats = {
+        "chars_original": len(original),
+        "chars_clean": len(doc.text),
+        "glosses_removed": glosses,
+        "spam_lines": cut["spam_lines"],
+        "nav_lines": cut["nav_lines"],
+        "tail_chars_cut": cut["tail_chars"],
+    }
+    if cut["spam_lines"]:
+        warnings.append(f"spam: {cut['spam_lines']} link-farm line(s) removed")
+    return Cleaned(doc.text, doc.offsets, warnings, stats)
+
+
+# --------------------------------------------------------------------------------------
+# Simplified view, script, agency and year
+
+SIMPLIFY_CONFIG = "tw2sp"  # Traditional (with Taiwan phrasing) -> Simplified mainland phrasing
+_CHUNK = re.compile(r"[^\n,.;:!?，。；：！？、]+|[\n,.;:!?，。；：！？、]+")
+
+
+def simplified_view(text: str, config: str = SIMPLIFY_CONFIG) -> str:
+    """The text in Simplified characters, exactly as long as `text`, character for character.
+
+    Phrase conversion (`資訊` -> `信息`) is used where a chunk keeps its length; a chunk whose
+    conversion changes length falls back to converting each character alone.
+    """
+    phrase, single = _converter(config), _converter("t2s")
+    out: list[str] = []
+    for m in _CHUNK.finditer(text):
+        chunk = m.group()
+        converted = phrase.convert(chunk)
+        if len(converted) != len(chunk):
+            converted = "".join(_one_char(single, ch) for ch in chunk)
+        out.append(converted)
+    result = "".join(out)
+    assert len(result) == len(text)
+    return result
+
+
+def _one_char(converter, ch: str) -> str:
+    converted = converter.convert(ch)
+    return converted if len(converted) == 1 else ch
+
+
+def detect_script(text: str) -> str:
+    """`simplified`, `traditional` or `mixed`, from the characters that differ between scripts."""
+    to_simp = simplified_view(text, "t2s")
+    to_trad = _converter("s2t").convert(text)
+    trad = sum(1 for a, b in zip(text, to_simp) if a != b)
+    simp = sum(1 for a, b in zip(text, to_trad) if a != b) if len(to_trad) == len(text) else 0
+    total = trad + simp
+    if total < 5 or trad <= 0.1 * total:
+        return "simplified"
+    if simp <= 0.1 * total:
+        return "traditional"
+    return "mixed"
+
+
+_YEAR = r"((?:19|20)\d\d)"
+_REPORT = r"(?:政府)?(?:信息|政务)公开(?:工作)?(?:年度)?(?:工作)?(?:情况)?(?:年度)?(?:报告|年报)"
+# "<agency><year>年(度)...公开...报告"  or  "<year>年(度)<agency>...公开...报告"
+_TITLE_AGENCY_FIRST = re.compile(f"^(.{{0,40}}?)\\s*{_YEAR}\\s*年?度?\\s*(?:年度)?{_REPORT}")
+_TITLE_YEAR_FIRST = re.compile(f"^\\s*{_YEAR}\\s*年度?\\s*(.{{0,40}}?)\\s*{_REPORT}")
+_TITLE_NO_YEAR = re.compile(f"^(.{{2,40}}?)\\s*{_REPORT}\\s*$")
+_AGENCY_PREFIX = re.compile(r"^(?:关于|现将|现公布|特向社会公布|根据|本|我)+")
+_BODY_YEAR = re.compile(f"{_YEAR}\\s*年度")
+_ANY_YEAR = re.compile(f"{_YEAR}\\s*年(?!\\d)")
+_DASH_YEAR = re.compile(f"{_YEAR}-(?!\\d)")
+
+
+@dataclass
+class TitleInfo:
+    agency: str | None
+    year: int | None
+    title_line: int | None  # index of the title's (first) line among the opening lines
+
+
+def find_agency_year(text: str, simplified: str | None = None, lines: int = 12) -> TitleInfo:
+    """Agency and report year from the title, else from the opening lines.
+
+    Matching runs on the Simplified view; the agency is returned as written in `text`
+    (same length, so the same positions). The report year is the year the title names,
+    not the publication date.
+    """
+    simplified = simplified if simplified is not None else simplified_view(text)
+    opening = _opening_lines(simplified, lines)
+    for idx, (start, line) in enumerate(opening):
+        candidates = [(start, line)]
+        if idx + 1 < len(opening):  # titles split over two lines
+            nxt_start, nxt = opening[idx + 1]
+            candidates.append((start, line + nxt))
+        for cstart, cand in candidates:
+            info = _parse_title(cand)
+            if info is None:
+                continue
+            agency_span, year = info
+            agency = None
+            if agency_span is not None:
+                a, b = agency_span
+                agency = _clean_agency(text, simplified, cstart, cand, a, b, line)
+            if year is None:
+                year = _body_year(simplified)
+            return TitleInfo(agency, year, idx)
+    return TitleInfo(_body_agency(text, simplified), _body_year(simplified), None)
+
+
+def _opening_lines(text: str, n: int) -> list[tuple[int, str]]:
+    out, pos = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            out.append((pos, line))
+        pos += len(line) + 1
+        if len(out) >= n:
+            break
+    return out
+
+
+def _parse_title(line: str) -> tuple[tuple[int, int] | None, int | None] | None:
+    """(agency span within `line` or None, year or None) when `line` looks like a report title."""
+    if len(line) > 80:
+        line = line[:80]
+    m = _TITLE_YEAR_FIRST.search(line)
+    if m:
+        span = m.span(2) if m.end(2) > m.start(2) else None
+        return span, int(m.group(1))
+    m = _TITLE_AGENCY_FIRST.search(line)
+    if m:
+        span = m.span(1) if m.end(1) > m.start(1) else None
+        return span, int(m.group(2))
+    m = _TITLE_NO_YEAR.search(line)
+    if m and len(line.strip()) <= 40:
+        return m.span(1), None
+    return None
+
+
+def _clean_agency(text: str, simplified: str, cstart: int, cand: str, a: int, b: int, first_line: str) -> str | None:
+    """Trim the agency span and read it from the clean text (original script)."""
+    sub = cand[a:b]
+    # Strip list prefixes and stray spaces, and let `人民` keep its `政府` (`兴县人民政府信息公开`).
+    lead = len(sub) - len(sub.lstrip())
+    m = _AGENCY_PREFIX.match(sub[lead:])
+    if m:
+        lead += m.end()
+    sub = sub[lead:].rstrip()
+    if not sub:
+        return None
+    a += lead
+    b = a + len(sub)
+    if sub.endswith("人民") and cand[b : b + 2] == "政府":
+        b += 2
+    if len(cand[a:b]) < 2:
+        return None
+    # Map back to the clean text: the two-line candidate joins lines without their newline.
+    if a >= len(first_line):
+        offset = text.index("\n", cstart) + 1 - len(first_line)
+    elif b > len(first_line):
+        nl = text.index("\n", cstart)
+        head = text[cstart + a : nl]
+        rest_start = nl + 1
+        while text[rest_start] in "\n ":
+            rest_start += 1
+        return (head + text[rest_start : rest_start + (b - len(first_line))]).strip() or None
+    else:
+        offset = 0
+    start = cstart + offset + a
+    return text[start : start + (b - a)].strip() or None
+
+
+def _body_year(simplified: str) -> int | None:
+    """The report year from the opening text: `YYYY年度` first, else the commonest `YYYY年`."""
+    head = simplified[:1500]
+    m = _BODY_YEAR.search(head)
+    if m:
+        return int(m.group(1))
+    years = Counter(int(y) for y in _ANY_YEAR.findall(head))
+    if not years:
+        years = Counter(int(y) for y in _DASH_YEAR.findall(head))
+    return years.most_common(1)[0][0] if years else None
+
+
+_BODY_AGENCY = re.compile(
+    f"([\u4e00-\u9fff]{{2,24}}?)(?:{_YEAR}\\s*年度?|\\s*)(?:政府)?(?:信息|政务)公开(?:工作)?(?:年度)?报告"
+)
+
+
+def _body_agency(text: str, simplified: str) -> str | None:
+    """An agency named before `…年…信息公开…报告` in the opening text, if any."""
+    m = _BODY_AGENCY.search(simplified[:1500])
+    if not m:
+        return None
+    a, b = m.span(1)
+    sub = simplified[a:b]
+    pm = re.match(r"^.*?(?:现将|现公布|公布|根据|关于|特向社会公布|本|我)", sub)
+    if pm:
+        a += pm.end()
+    if b - a < 2 or simplified[a:b] in {"本年度", "年度", "工作"}:
+        return None
+    return text[a:b]
