@@ -159,12 +159,13 @@ _SPAM_TERMS = (
 )
 _NAV_LINE = re.compile(
     r"^(?:"
-    r"网站支持ipv6|欢迎访问.{0,30}|您(?:现在)?(?:所在|当前)的?位置.*|当前位置.*|首页\s*[>»›].*|.*网站首页\s*[>»›].*"
-    r"|.*字[体号][:：]?\s*[\[【]?\s*(?:大|中|小|\s)*[\]】]?.{0,20}|打印本页|关闭窗口|【?打印】?|【?关闭】?|"
-    r"扫一扫在手机打开当前页|分享到.{0,20}|微信|微博|x|其他|登录|注册|登录\s*\|?\s*注册|"
+    r"网站支持ipv6|欢迎访问.{0,30}|您?(?:现在|当前)?(?:所在|当前)?的?位置\s*[:：].*|首页\s*[>»›].*|.*网站首页\s*[>»›].*"
+    r"|.*字[体号]\s*[:：]\s*.{0,20}|打印本页|关闭窗口|【?打印】?|【?关闭】?|扫一扫在手机打开当前页|分享到.{0,20}|"
+    r"(?:关怀版|无障碍|长者模式|繁体|简体|english|登录|注册|微信|微博|x|[|｜/]|\s)+|其他|"
+    r"政府信息|公开指南|公开制度|公开目录|公开年报|依申请公开|信息公开|"
     r"基本介绍|相关词条|热门词条|联络我们|联系我们|返回顶部|上一篇.*|下一篇.*|"
-    r"主办单位[:：].*|承办单位[:：].*|协办单位[:：].*|网站标识码[:：].*|.*icp备.*|.*公网安备.*|"
-    r"技术支持[:：].*|版权所有.*|copyright.*|网站地图|无障碍|长者模式|.*浏览次数[:：].*|.*点击数[:：].*|"
+    r"主办单位[:：].*|承办单位[:：].*|协办单位[:：].*|.*网站标识码[:：].*|.*icp备.*|.*公网安备.*|"
+    r"技术支持[:：].*|.*版权所有.*|copyright.*|网站地图|.*浏览次数[:：].*|.*点击数[:：].*|访问量[:：].*|"
     r"地址[:：].{0,40}邮编[:：].*|邮编[:：].*|[\s|｜]*"
     r")$",
     re.IGNORECASE,
@@ -401,50 +402,60 @@ def detect_script(text: str) -> str:
 
 _YEAR = r"((?:19|20)\d\d)"
 _REPORT = r"(?:政府)?(?:信息|政务)公开(?:工作)?(?:年度)?(?:工作)?(?:情况)?(?:年度)?(?:报告|年报)"
-# "<agency><year>年(度)...公开...报告"  or  "<year>年(度)<agency>...公开...报告"
-_TITLE_AGENCY_FIRST = re.compile(f"^(.{{0,40}}?)\\s*{_YEAR}\\s*年?度?\\s*(?:年度)?{_REPORT}")
-_TITLE_YEAR_FIRST = re.compile(f"^\\s*{_YEAR}\\s*年度?\\s*(.{{0,40}}?)\\s*{_REPORT}")
-_TITLE_NO_YEAR = re.compile(f"^(.{{2,40}}?)\\s*{_REPORT}\\s*$")
-_AGENCY_PREFIX = re.compile(r"^(?:关于|现将|现公布|特向社会公布|根据|本|我)+")
+_TITLE = re.compile(f"(?P<pre>.*?){_YEAR}\\s*年?度?(?P<mid>.*?){_REPORT}")
+_TITLE_NO_YEAR = re.compile(f"^(?P<pre>.{{2,40}}?)\\s*{_REPORT}\\s*$")
+_SUFFIX = (
+    r"(?:人民政府办公[室厅]|人民政府|办公[室厅]|办事处|委员会|管理局|局|委|厅|办|院|署|会|中心|政府|街道|"
+    r"镇|乡|县|区|市|省|旗|州|盟|所)"
+)
+_AGENCY = f"[\u4e00-\u9fff]{{1,30}}?{_SUFFIX}"
+_AGENCY_AT_END = re.compile(f"(?:^|[^\u4e00-\u9fff])(?:现将|现公布|现公开|公布|特编制|编制|根据|关于|由)?({_AGENCY})$")
+_AGENCY_LINE = re.compile(f"^\\s*({_AGENCY})(?:\\s|$)")
+_TITLE_MAX = 60  # a title is a short line; longer lines are sentences
+_BODY_AGENCY = (
+    re.compile(f"(?:现将|现公布|现公开|特编制|编制|公布)(?P<agency>{_AGENCY}){_YEAR}\\s*年度?{_REPORT}"),
+    re.compile(f"(?:现将|现公布|现公开|特编制|编制|公布){_YEAR}\\s*年度?(?P<agency>{_AGENCY})(?:政府)?(?:信息|政务)公开"),
+    re.compile(f"由(?P<agency>{_AGENCY})(?:根据|结合|编制|负责)"),
+    re.compile(f"[,。;]\\s*(?P<agency>{_AGENCY})根据"),
+    re.compile(f"(?:信息来源|发布机构|来源)\\s*[:：]\\s*(?P<agency>{_AGENCY})(?:\\s|$)", re.MULTILINE),
+)
+_PERIOD_YEAR = re.compile(f"{_YEAR}\\s*(?:年\\s*1\\s*月\\s*1\\s*日|-0?1-0?1|年\\s*12\\s*月\\s*31\\s*日|-12-31)")
 _BODY_YEAR = re.compile(f"{_YEAR}\\s*年度")
 _ANY_YEAR = re.compile(f"{_YEAR}\\s*年(?!\\d)")
 _DASH_YEAR = re.compile(f"{_YEAR}-(?!\\d)")
+_NOT_AGENCY = {"中华人民共和国", "本机关", "本单位", "本部门", "我局", "我办", "本级政府"}
 
 
 @dataclass
 class TitleInfo:
     agency: str | None
     year: int | None
-    title_line: int | None  # index of the title's (first) line among the opening lines
+    title_line: int | None  # index of the title's line among the non-blank opening lines
 
 
-def find_agency_year(text: str, simplified: str | None = None, lines: int = 12) -> TitleInfo:
-    """Agency and report year from the title, else from the opening lines.
+def find_agency_year(text: str, simplified: str | None = None, lines: int = 15) -> TitleInfo:
+    """Agency and report year from the title, else from the opening sentences.
 
-    Matching runs on the Simplified view; the agency is returned as written in `text`
-    (same length, so the same positions). The report year is the year the title names,
-    not the publication date.
+    Matching runs on the Simplified view; the agency is returned as written in `text` (the
+    view has the same length, so the same positions). The report year is the year the title
+    names, or the statistical period, not the publication date.
     """
     simplified = simplified if simplified is not None else simplified_view(text)
     opening = _opening_lines(simplified, lines)
+    year: int | None = None
+    title_at: int | None = None
     for idx, (start, line) in enumerate(opening):
-        candidates = [(start, line)]
-        if idx + 1 < len(opening):  # titles split over two lines
-            nxt_start, nxt = opening[idx + 1]
-            candidates.append((start, line + nxt))
-        for cstart, cand in candidates:
-            info = _parse_title(cand)
-            if info is None:
-                continue
-            agency_span, year = info
-            agency = None
-            if agency_span is not None:
-                a, b = agency_span
-                agency = _clean_agency(text, simplified, cstart, cand, a, b, line)
-            if year is None:
-                year = _body_year(simplified)
-            return TitleInfo(agency, year, idx)
-    return TitleInfo(_body_agency(text, simplified), _body_year(simplified), None)
+        parsed = _parse_title(line)
+        if parsed is None:
+            continue
+        span, line_year = parsed
+        if title_at is None:
+            title_at, year = idx, line_year
+        agency_span = _title_agency(simplified, opening, idx, span)
+        if agency_span:
+            a, b = agency_span
+            return TitleInfo(text[a:b], year or line_year or _body_year(simplified), title_at)
+    return TitleInfo(_body_agency(text, simplified), year or _body_year(simplified), title_at)
 
 
 def _opening_lines(text: str, n: int) -> list[tuple[int, str]]:
@@ -459,83 +470,88 @@ def _opening_lines(text: str, n: int) -> list[tuple[int, str]]:
 
 
 def _parse_title(line: str) -> tuple[tuple[int, int] | None, int | None] | None:
-    """(agency span within `line` or None, year or None) when `line` looks like a report title."""
-    if len(line) > 80:
-        line = line[:80]
-    m = _TITLE_YEAR_FIRST.search(line)
+    """(agency-bearing span of `line`, year) when `line` looks like a report title."""
+    if len(line.strip()) > _TITLE_MAX:
+        # A title run into the first sentence: accept it only at the very start of the line.
+        m = _TITLE.match(line[:_TITLE_MAX])
+        if not m or len(m.group("pre").strip()) > 30:
+            return None
+    m = _TITLE.search(line[:_TITLE_MAX])
     if m:
-        span = m.span(2) if m.end(2) > m.start(2) else None
-        return span, int(m.group(1))
-    m = _TITLE_AGENCY_FIRST.search(line)
-    if m:
-        span = m.span(1) if m.end(1) > m.start(1) else None
-        return span, int(m.group(2))
+        pre = _AGENCY_AT_END.search(m.group("pre").rstrip())
+        if pre:
+            return (m.start("pre") + pre.start(1), m.start("pre") + pre.end(1)), int(m.group(2))
+        mid = m.group("mid").strip()
+        offset = m.start("mid") + m.group("mid").find(mid)
+        if mid.endswith("人民") and line[offset + len(mid) : offset + len(mid) + 2] == "政府":
+            return (offset, offset + len(mid) + 2), int(m.group(2))  # `2015年兴县人民政府信息公开…`
+        if mid and re.fullmatch(_AGENCY, mid):
+            return (offset, offset + len(mid)), int(m.group(2))
+        return None, int(m.group(2))
     m = _TITLE_NO_YEAR.search(line)
-    if m and len(line.strip()) <= 40:
-        return m.span(1), None
+    if m:
+        pre = _AGENCY_AT_END.search(m.group("pre").rstrip())
+        return ((pre.start(1), pre.end(1)) if pre else None), None
     return None
 
 
-def _clean_agency(text: str, simplified: str, cstart: int, cand: str, a: int, b: int, first_line: str) -> str | None:
-    """Trim the agency span and read it from the clean text (original script)."""
-    sub = cand[a:b]
-    # Strip list prefixes and stray spaces, and let `人民` keep its `政府` (`兴县人民政府信息公开`).
-    lead = len(sub) - len(sub.lstrip())
-    m = _AGENCY_PREFIX.match(sub[lead:])
-    if m:
-        lead += m.end()
-    sub = sub[lead:].rstrip()
-    if not sub:
-        return None
-    a += lead
-    b = a + len(sub)
-    if sub.endswith("人民") and cand[b : b + 2] == "政府":
-        b += 2
-    if len(cand[a:b]) < 2:
-        return None
-    # Map back to the clean text: the two-line candidate joins lines without their newline.
-    if a >= len(first_line):
-        offset = text.index("\n", cstart) + 1 - len(first_line)
-    elif b > len(first_line):
-        nl = text.index("\n", cstart)
-        head = text[cstart + a : nl]
-        rest_start = nl + 1
-        while text[rest_start] in "\n ":
-            rest_start += 1
-        return (head + text[rest_start : rest_start + (b - len(first_line))]).strip() or None
+def _title_agency(simplified: str, opening: list[tuple[int, str]], idx: int, span) -> tuple[int, int] | None:
+    """The agency's range in the text: in the title, else an agency-only line just before it.
+
+    A following line that names a longer form of the same agency wins (`…人民政府` then
+    `…人民政府办公室` as the reporting office).
+    """
+    start, line = opening[idx]
+    if span:
+        a, b = start + span[0], start + span[1]
+        if simplified[b - 2 : b] == "人民" and simplified[b : b + 2] == "政府":
+            b += 2
+    elif idx > 0 and (m := _AGENCY_LINE.match(opening[idx - 1][1])) and len(opening[idx - 1][1].strip()) <= 30:
+        a, b = opening[idx - 1][0] + m.start(1), opening[idx - 1][0] + m.end(1)
     else:
-        offset = 0
-    start = cstart + offset + a
-    return text[start : start + (b - a)].strip() or None
+        return None
+    name = simplified[a:b]
+    if name in _NOT_AGENCY or len(name) < 2:
+        return None
+    for near in (idx + 1,):
+        if near < len(opening):
+            nstart, nline = opening[near]
+            m = _AGENCY_LINE.match(nline)
+            if m and m.group(1).startswith(name) and len(m.group(1)) > len(name):
+                return nstart + m.start(1), nstart + m.end(1)
+    body = _body_agency_span(simplified, _BODY_AGENCY[:2])
+    if body and simplified[body[0] : body[1]].startswith(name) and body[1] - body[0] > len(name):
+        return body
+    return a, b
 
 
 def _body_year(simplified: str) -> int | None:
-    """The report year from the opening text: `YYYY年度` first, else the commonest `YYYY年`."""
+    """The report year from the opening text: the statistical period, `YYYY年度`, the commonest `YYYY年`."""
     head = simplified[:1500]
-    m = _BODY_YEAR.search(head)
-    if m:
-        return int(m.group(1))
+    for pattern in (_PERIOD_YEAR, _BODY_YEAR):
+        m = pattern.search(head)
+        if m:
+            return int(m.group(1))
     years = Counter(int(y) for y in _ANY_YEAR.findall(head))
     if not years:
         years = Counter(int(y) for y in _DASH_YEAR.findall(head))
     return years.most_common(1)[0][0] if years else None
 
 
-_BODY_AGENCY = re.compile(
-    f"([\u4e00-\u9fff]{{2,24}}?)(?:{_YEAR}\\s*年度?|\\s*)(?:政府)?(?:信息|政务)公开(?:工作)?(?:年度)?报告"
-)
-
-
 def _body_agency(text: str, simplified: str) -> str | None:
-    """An agency named before `…年…信息公开…报告` in the opening text, if any."""
-    m = _BODY_AGENCY.search(simplified[:1500])
-    if not m:
-        return None
-    a, b = m.span(1)
-    sub = simplified[a:b]
-    pm = re.match(r"^.*?(?:现将|现公布|公布|根据|关于|特向社会公布|本|我)", sub)
-    if pm:
-        a += pm.end()
-    if b - a < 2 or simplified[a:b] in {"本年度", "年度", "工作"}:
-        return None
-    return text[a:b]
+    """An agency named in the opening sentences (`现公布X2022年…报告`, `由X编制`, `信息来源:X`)."""
+    span = _body_agency_span(simplified)
+    return text[span[0] : span[1]] if span else None
+
+
+def _body_agency_span(simplified: str, patterns=_BODY_AGENCY) -> tuple[int, int] | None:
+    head = simplified[:1500]
+    for pattern in patterns:
+        for m in pattern.finditer(head):
+            a, b = m.span("agency")
+            name = simplified[a:b]
+            trimmed = re.sub(r"^(?:.*?(?:现将|现公布|现公开|公布|编制|关于|由|根据))", "", name)
+            a += len(name) - len(trimmed)
+            if b - a >= 2 and simplified[a:b] not in _NOT_AGENCY and not simplified[a:b].startswith(("我", "本")):
+                return a, b
+    return None

@@ -1,0 +1,126 @@
+"""Windows over long report texts and stitching per-window predictions back together.
+
+Reports are longer than the model's input, so training and inference look at overlapping
+windows. A window boundary that falls inside a count (`31|2件`) would show the model half a
+number, so boundaries prefer section headings, then line ends, then sentence ends, and never
+fall between two numeral characters. Predictions from overlapping windows are averaged,
+weighting each window by how central the character is in it (edges see less context).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+Window = tuple[int, int]
+
+# Characters that can be part of one number: a cut between two of them splits the number.
+_NUMERAL_CHARS = set("0123456789０１２３４５６７８９.．,，零〇一二两三四五六七八九十百千万亿")
+# A national-format heading at a line start: 一、总体情况 / （二）… / 三. …
+_HEADING = re.compile(r"\n[ \t\u3000]*(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[)）])")
+_SENTENCE_END = set("。！？；!?;")
+
+
+def _inside_number(text: str, pos: int) -> bool:
+    """True when a cut before `pos` separates two characters of one number."""
+    if pos <= 0 or pos >= len(text):
+        return False
+    before, after = text[pos - 1], text[pos]
+    if before in "，," or after in "，,":  # a comma is a clause break unless between two digits
+        return before.isdigit() and pos + 1 < len(text) and text[pos + 1].isdigit()
+    return before in _NUMERAL_CHARS and after in _NUMERAL_CHARS
+
+
+def _break_score(text: str, pos: int, headings: set[int]) -> int:
+    """How good a window end at `pos` is: heading > line end > sentence end > anything else."""
+    if _inside_number(text, pos):
+        return -1
+    if pos in headings:
+        return 3
+    if text[pos - 1] == "\n":
+        return 2
+    if text[pos - 1] in _SENTENCE_END:
+        return 1
+    return 0
+
+
+def _best_break(text: str, lo: int, hi: int, headings: set[int]) -> int:
+    """The best end position in (lo, hi]; among equals the latest one, so windows stay full."""
+    best_pos, best_score = hi, -2
+    for pos in range(hi, lo, -1):
+        score = _break_score(text, pos, headings)
+        if score > best_score:
+            best_pos, best_score = pos, score
+            if score == 3:
+                break
+    return best_pos
+
+
+def _safe_start(text: str, pos: int, floor: int) -> int:
+    """Move a window start left (not below `floor`) so it does not begin inside a number."""
+    while pos > floor and _inside_number(text, pos):
+        pos -= 1
+    return pos
+
+
+def make_windows(text: str, max_len: int, stride: int) -> list[Window]:
+    """Cover `text` with [start, end) windows of at most `max_len` characters.
+
+    Consecutive windows overlap by about `stride` characters. Ends are searched in the last
+    half of each window for the best break point.
+    """
+    if max_len < 2:
+        raise ValueError(f"max_len must be at least 2, got {max_len}")
+    if not 0 <= stride < max_len:
+        raise ValueError(f"stride must be in [0, max_len), got stride={stride}, max_len={max_len}")
+    n = len(text)
+    if n == 0:
+        return []
+    headings = {m.start() + 1 for m in _HEADING.finditer(text)}
+    windows: list[Window] = []
+    start = 0
+    while True:
+        if n - start <= max_len:
+            windows.append((start, n))
+            return windows
+        end = _best_break(text, start + max_len // 2, start + max_len, headings)
+        windows.append((start, end))
+        next_start = max(end - stride, start + 1)
+        start = _safe_start(text, next_start, start + 1)
+
+
+def _centrality(length: int, at_doc_start: bool, at_doc_end: bool) -> np.ndarray:
+    """Weight of each position in a window: distance to the nearer edge that cuts context."""
+    idx = np.arange(length, dtype=np.float64)
+    left = np.full(length, np.inf) if at_doc_start else idx + 1
+    right = np.full(length, np.inf) if at_doc_end else length - idx
+    w = np.minimum(left, right)
+    return np.where(np.isinf(w), float(length), w)
+
+
+def stitch(doc_len: int, windows: Sequence[Window], per_window_probs: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-character probabilities for a whole document from per-window ones.
+
+    Each window's row for a character is weighted by the character's distance to the
+    nearer window edge (plus one), so the window that sees the most context on both sides
+    dominates, and the result is renormalised.
+    """
+    if len(windows) != len(per_window_probs):
+        raise ValueError(f"{len(windows)} windows but {len(per_window_probs)} probability arrays")
+    if not windows:
+        return np.zeros((doc_len, 0), dtype=np.float32)
+    n_labels = per_window_probs[0].shape[1]
+    total = np.zeros((doc_len, n_labels), dtype=np.float64)
+    weight = np.zeros(doc_len, dtype=np.float64)
+    for (start, end), probs in zip(windows, per_window_probs):
+        if probs.shape != (end - start, n_labels):
+            raise ValueError(f"window {start}-{end} has probabilities of shape {probs.shape}")
+        w = _centrality(end - start, at_doc_start=start == 0, at_doc_end=end == doc_len)
+        total[start:end] += probs * w[:, None]
+        weight[start:end] += w
+    if (weight == 0).any():
+        missing = int(np.argmax(weight == 0))
+        raise ValueError(f"character {missing} of {doc_len} is not covered by any window")
+    return (total / weight[:, None]).astype(np.float32)

@@ -1,0 +1,475 @@
+"""Batch inference: reports in, one structured record per report out (`python infer.py`).
+
+    python infer.py INPUT... --out DIR [--model DIR] [--backend model|rules]
+                    [--batch-size N] [--workers N]
+
+Outputs in DIR: records.jsonl (SPEC §4, one line per report), facts.csv, records.csv,
+report.html and errors.jsonl. How it stays safe at scale:
+
+- streaming: inputs are processed in batches of --batch-size files; a finished record is
+  appended to records.jsonl as one whole line (one write, then fsync), so memory does not
+  grow with the number of reports and an interrupted run leaves no half record (a torn last
+  line from a killed run is cut off on the next start);
+- re-running with the same --out skips every report whose (doc_id, sha256) is already in
+  records.jsonl; a report whose file changed is done again and replaces its old record;
+- facts.csv, records.csv and report.html are rebuilt from records.jsonl at the end, each
+  written to a temporary file and renamed into place;
+- errors.jsonl lists the files of this run that could not be read or processed; one bad
+  file never stops the batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol
+
+from .linking import ensure_ids, link
+from .paths import PROJECT_ROOT
+from .records import build_facts, build_record
+from .spans import Span
+
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "runs" / "default"
+RECORDS = "records.jsonl"
+ERRORS = "errors.jsonl"
+PARTS_DIR = "html_parts"  # per-report HTML fragments, joined into report.html at the end
+
+# Characters that may continue a number: digits, decimal points, Chinese numerals, multipliers.
+NUMBER_CHARS = set("0123456789０１２３４５６７８９.．〇零一二两三四五六七八九十百千万亿")
+DIGITS = set("0123456789０１２３４５６７８９")
+TRAILERS = set("余多")  # 30余件: approximators between number and unit
+UNIT_RE = re.compile(r"(人次|万元|亿元|元|件|条|个|项|人|次|份|篇|期|场|起|家|批|宗|例|封|部|名|余|多)")
+
+
+class Predictor(Protocol):
+    version: str
+
+    def predict(self, texts: list[str]) -> list[list[Span]]: ...
+
+
+# --------------------------------------------------------------------------- predictors
+
+class RulesPredictor:
+    """The rule pre-annotator as a backend: needs no model."""
+
+    def __init__(self) -> None:
+        from .rules import RULES_VERSION
+
+        self.version = RULES_VERSION if RULES_VERSION.startswith("rules") else f"rules-{RULES_VERSION}"
+
+    def predict(self, texts: list[str]) -> list[list[Span]]:
+        from .rules import annotate
+
+        return [[Span(s.start, s.end, s.label, s.score) for s in annotate(t).spans] for t in texts]
+
+
+class ModelPredictor:
+    """A saved token classifier (`python train.py`) as a backend."""
+
+    def __init__(self, model_dir: Path, batch_size: int) -> None:
+        from .model import Tagger
+
+        self.tagger = Tagger.load(model_dir)
+        self.version = self.tagger.version
+        self.batch_size = batch_size
+
+    def predict(self, texts: list[str]) -> list[list[Span]]:
+        return self.tagger.predict(texts, batch_size=self.batch_size)
+
+
+class ModelMissing(RuntimeError):
+    pass
+
+
+def check_model_dir(model_dir: Path) -> None:
+    """A missing default model is the usual first-run state: say how to get one."""
+    if not (model_dir / "config.json").exists():
+        raise ModelMissing(
+            f"no trained model in {model_dir}. Train one with `python train.py` "
+            f"(it saves to {DEFAULT_MODEL_DIR}), pass --model DIR, "
+            "or use `--backend rules`, which works without a model."
+        )
+
+
+def make_predictor(backend: str, model_dir: Path, batch_size: int) -> Predictor:
+    if backend == "rules":
+        return RulesPredictor()
+    check_model_dir(model_dir)
+    return ModelPredictor(model_dir, batch_size)
+
+
+# --------------------------------------------------------------------------- spans
+
+def snap_span(text: str, span: Span, lo: int, hi: int) -> Span:
+    """Grow a COUNT over digits/numerals it cut (and the unit right after) within [lo, hi).
+
+    Subword and windowed taggers sometimes end a span inside a number (`1` of `12件`) or
+    start it in the middle; a split number gives a wrong value, so the edges are moved to
+    the number's edges. Non-COUNT spans are returned unchanged.
+    """
+    if span.label != "COUNT":
+        return span
+    start, end = span.start, span.end
+    if text[start] in NUMBER_CHARS:
+        while start > lo and _continues_number_leftwards(text, start, lo):
+            start -= 1
+    if text[end - 1] in NUMBER_CHARS:
+        while end < hi and text[end] in NUMBER_CHARS:
+            end += 1
+        while end < hi and text[end] in TRAILERS:
+            end += 1
+        unit = UNIT_RE.match(text, end)
+        if unit and unit.end() <= hi:
+            end = unit.end()
+    if text[end - 1] in ".．":
+        end -= 1
+    return Span(start, end, span.label, span.score, span.id)
+
+
+def _continues_number_leftwards(text: str, start: int, lo: int) -> bool:
+    """Whether the character before `start` is a digit (or a decimal point after a digit)."""
+    before = text[start - 1]
+    if before in DIGITS:
+        return True
+    return before in ".．" and start - 2 >= lo and text[start - 2] in DIGITS
+
+
+def snap_spans(text: str, spans: list[Span]) -> list[Span]:
+    """Snap every COUNT's edges without running into its neighbours."""
+    ordered = sorted(spans, key=lambda s: s.start)
+    out: list[Span] = []
+    for i, span in enumerate(ordered):
+        lo = out[-1].end if out else 0
+        hi = ordered[i + 1].start if i + 1 < len(ordered) else len(text)
+        out.append(snap_span(text, span, max(lo, 0), max(hi, span.end)))
+    return out
+
+
+def spans_for_record(doc: Any, spans: list[Span]) -> list[dict]:
+    """Every predicted span with start/end in the ORIGINAL text, its label, score and text."""
+    out = []
+    for span in spans:
+        start, end = doc.to_original(span.start, span.end)
+        out.append({"start": start, "end": end, "label": span.label, "score": round(float(span.score), 4),
+                    "text": doc.original[start:end]})
+    return out
+
+
+# --------------------------------------------------------------------------- one report
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str) -> dict:
+    """Spans of one document (over its Simplified view) -> its SPEC §4 record."""
+    text = doc.simplified
+    spans = ensure_ids(snap_spans(text, [s for s in spans if s.end > s.start]))
+    relations = link(text, spans)
+    facts = build_facts(doc, spans, relations, text=text)
+    return build_record(doc, facts, spans_for_record(doc, spans), sha256=sha256, model_version=model_version)
+
+
+@dataclass
+class Job:
+    path: str
+    doc_id: str
+    sha256: str
+
+
+def run_batch(predictor: Predictor, jobs: list[Job]) -> list[tuple[Job, dict | None, str | None, str | None]]:
+    """Read, tag and structure a batch; each result is (job, record, html fragment, error)."""
+    from .ingest import ReadError, read_document
+    from .report import render_document
+
+    docs, results = [], {}
+    for job in jobs:
+        try:
+            doc = read_document(job.path)
+            doc.doc_id = job.doc_id
+            docs.append((job, doc))
+        except ReadError as exc:
+            results[job.path] = (job, None, None, exc.reason)
+        except Exception as exc:  # a reader bug must not stop the batch
+            results[job.path] = (job, None, None, f"unexpected {type(exc).__name__}: {exc}")
+    try:
+        predicted = predictor.predict([doc.simplified for _, doc in docs]) if docs else []
+    except Exception as exc:
+        predicted = None
+        batch_error = f"tagging failed: {type(exc).__name__}: {exc}"
+    for i, (job, doc) in enumerate(docs):
+        if predicted is None:
+            results[job.path] = (job, None, None, batch_error)
+            continue
+        try:
+            record = record_for(doc, predicted[i], job.sha256, predictor.version)
+            results[job.path] = (job, record, render_document(record, doc.original), None)
+        except Exception as exc:
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            results[job.path] = (job, None, None, f"could not build the record: {detail}")
+    return [results[job.path] for job in jobs]
+
+
+# --------------------------------------------------------------------------- worker processes
+
+_WORKER_PREDICTOR: Predictor | None = None
+
+
+def _init_worker(backend: str, model_dir: str, batch_size: int, threads: int) -> None:
+    global _WORKER_PREDICTOR
+    if backend == "model":
+        import torch
+
+        torch.set_num_threads(threads)
+    _WORKER_PREDICTOR = make_predictor(backend, Path(model_dir), batch_size)
+
+
+def _worker_batch(jobs: list[Job]):
+    assert _WORKER_PREDICTOR is not None
+    return run_batch(_WORKER_PREDICTOR, jobs)
+
+
+# --------------------------------------------------------------------------- output files
+
+def append_line(path: Path, obj: dict) -> None:
+    """Append one JSON line in a single write and fsync it: a record is all there or absent."""
+    data = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def repair_torn_tail(path: Path) -> None:
+    """Cut a last line left without its newline by a killed run, so appends stay whole."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return
+        fh.seek(0)
+        data = fh.read()
+        fh.truncate(data.rfind(b"\n") + 1)
+
+
+def iter_records(path: Path) -> Iterator[dict]:
+    """Records of records.jsonl, one at a time (skipping a line that is not JSON)."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+
+
+def done_keys(path: Path) -> dict[str, str]:
+    """doc_id -> sha256 of the reports already in records.jsonl."""
+    return {rec["doc_id"]: rec.get("sha256", "") for rec in iter_records(path)}
+
+
+def drop_superseded(path: Path) -> None:
+    """Keep only the last record of each doc_id (a changed file was redone), atomically."""
+    last: dict[str, int] = {}
+    for n, rec in enumerate(iter_records(path)):
+        last[rec["doc_id"]] = n
+    total = sum(1 for _ in iter_records(path))
+    if len(last) == total:
+        return
+    keep = set(last.values())
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        for n, rec in enumerate(iter_records(path)):
+            if n in keep:
+                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def write_atomic_html(path: Path, html: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- planning
+
+def unique_doc_ids(paths: list[Path]) -> list[str]:
+    """File stems, with -2, -3 ... added in input order when several inputs share one."""
+    seen: dict[str, int] = {}
+    taken = {p.stem for p in paths}
+    ids = []
+    for path in paths:
+        stem = path.stem
+        seen[stem] = seen.get(stem, 0) + 1
+        if seen[stem] == 1:
+            ids.append(stem)
+            continue
+        n = seen[stem]
+        while f"{stem}-{n}" in taken:
+            n += 1
+        taken.add(f"{stem}-{n}")
+        ids.append(f"{stem}-{n}")
+    return ids
+
+
+def plan_jobs(inputs: Iterable[str], out_dir: Path) -> tuple[list[Job], int, list[tuple[str, str]]]:
+    """Jobs still to do, how many were skipped as done, and inputs that cannot even be hashed."""
+    from .ingest import expand_inputs
+
+    paths = expand_inputs(_expand_globs(inputs))
+    done = done_keys(out_dir / RECORDS)
+    jobs, skipped, unreadable = [], 0, []
+    for path, doc_id in zip(paths, unique_doc_ids(paths)):
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            unreadable.append((str(path), f"cannot read: {exc.strerror or exc}"))
+            continue
+        if done.get(doc_id) == sha:
+            skipped += 1
+            continue
+        jobs.append(Job(str(path), doc_id, sha))
+    return jobs, skipped, unreadable
+
+
+def _expand_globs(inputs: Iterable[str]) -> list[str]:
+    """Shell-style globs that the shell did not expand (quoted, or on Windows)."""
+    import glob
+
+    out: list[str] = []
+    for item in inputs:
+        if any(ch in str(item) for ch in "*?[") and not Path(item).exists():
+            out.extend(sorted(glob.glob(str(item), recursive=True)) or [item])
+        else:
+            out.append(str(item))
+    return out
+
+
+def _batches(items: list[Job], size: int) -> list[list[Job]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+# --------------------------------------------------------------------------- main
+
+def run(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / PARTS_DIR).mkdir(exist_ok=True)
+    records_path, errors_path = out_dir / RECORDS, out_dir / ERRORS
+    repair_torn_tail(records_path)
+    model_dir = Path(args.model) if args.model else DEFAULT_MODEL_DIR
+    try:
+        if args.backend == "model":
+            check_model_dir(model_dir)
+    except ModelMissing as exc:
+        print(f"infer: {exc}", file=sys.stderr)
+        return 2
+    jobs, skipped, unreadable = plan_jobs(args.inputs, out_dir)
+    errors_path.write_text("", encoding="utf-8")  # errors.jsonl lists this run's failures
+    failed = 0
+    for path, reason in unreadable:
+        failed += 1
+        _report_error(errors_path, path, None, reason)
+    done = 0
+    for job, record, fragment, error in _results(args, jobs, model_dir):
+        if error is not None:
+            failed += 1
+            _report_error(errors_path, job.path, job.doc_id, error)
+            continue
+        write_atomic_html(out_dir / PARTS_DIR / f"{job.doc_id}.html", fragment)
+        append_line(records_path, record)
+        done += 1
+    drop_superseded(records_path)
+    finish_outputs(out_dir)
+    print(f"infer: done {done}, failed {failed}, skipped {skipped} already done; outputs in {out_dir}")
+    return 0 if (done + skipped) > 0 else 1
+
+
+def _report_error(errors_path: Path, path: str, doc_id: str | None, reason: str) -> None:
+    append_line(errors_path, {"file": path, "doc_id": doc_id, "error": reason})
+    print(f"infer: {path}: {reason}", file=sys.stderr)
+
+
+def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iterator[tuple]:
+    """Results in input order, from this process or from --workers processes, with progress."""
+    from tqdm import tqdm
+
+    batches = _batches(jobs, max(1, args.batch_size))
+    bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=None, file=sys.stderr)
+    try:
+        if args.workers <= 1 or len(batches) <= 1:
+            if args.backend == "model":
+                import torch
+
+                torch.set_num_threads(max(1, os.cpu_count() or 1))
+            predictor = make_predictor(args.backend, model_dir, args.batch_size)
+            stream = (run_batch(predictor, batch) for batch in batches)
+            yield from _with_bar(stream, bar)
+        else:
+            import multiprocessing as mp
+
+            threads = max(1, (os.cpu_count() or 1) // args.workers)
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(args.workers, _init_worker, (args.backend, str(model_dir), args.batch_size, threads)) as pool:
+                yield from _with_bar(pool.imap(_worker_batch, batches), bar)
+    finally:
+        bar.close()
+
+
+def _with_bar(stream: Iterable[list[tuple]], bar) -> Iterator[tuple]:
+    for results in stream:
+        for item in results:
+            bar.update(1)
+            yield item
+
+
+def finish_outputs(out_dir: Path) -> None:
+    """Rebuild facts.csv, records.csv and report.html from records.jsonl (temp + rename)."""
+    from .report import write_csvs, write_html
+
+    write_csvs(out_dir / RECORDS, out_dir / "facts.csv", out_dir / "records.csv")
+    write_html(out_dir / RECORDS, out_dir / PARTS_DIR, out_dir / "report.html")
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(prog="infer.py", description=__doc__.splitlines()[0])
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="report files, directories or globs (.txt/.html/.docx/.pdf)")
+    parser.add_argument("--out", required=True, help="output directory (re-running with it skips reports already done)")
+    parser.add_argument("--model", default=None, help=f"saved model directory (default: {DEFAULT_MODEL_DIR})")
+    parser.add_argument("--backend", choices=("model", "rules"), default="model", help="model (default) or rules (no model needed)")
+    parser.add_argument("--batch-size", type=int, default=16, help="reports per batch (default 16)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    return parser
+
+
+def add_cli(subparsers) -> None:
+    parser = subparsers.add_parser("infer", help="reports -> records.jsonl, facts.csv, records.csv, report.html",
+                                   description=__doc__.splitlines()[0])
+    build_parser(parser)
+    parser.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

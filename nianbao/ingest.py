@@ -1,0 +1,381 @@
+"""Read reports (.txt, .html/.htm, .docx, .pdf) into `Document`s, and the `nianbao text` command.
+
+Reading turns a file into its *original* text: the decoded characters of a text file, or
+the text extracted from the markup of an HTML, Word or PDF file. Cleaning
+(`nianbao.normalise`) then gives the clean text and a map from it back to the original.
+A file that cannot be read raises `ReadError`, which names the file and the reason, so a
+batch can report it and go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import json
+import sys
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from . import normalise
+
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".csv"}
+HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".docx", ".pdf"}
+MAX_BYTES = 64 * 1024 * 1024  # larger inputs are refused rather than read into memory
+_SNIFF_BYTES = 256 * 1024  # how much of a text file the encoding detector looks at
+
+
+class ReadError(Exception):
+    """A file that could not be read; `str()` is one line naming the file and the reason."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass
+class Document:
+    """One report: its original text, its clean text, and how the two line up."""
+
+    doc_id: str
+    source: str
+    original: str
+    text: str
+    offsets: array  # offsets[i]: index in `original` of clean character `text[i]`
+    simplified: str  # same length as `text`
+    agency: str | None = None
+    year: int | None = None
+    script: str = "simplified"
+    warnings: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    format: str = "txt"
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """The range of `original` that clean range [start, end) came from."""
+        if not 0 <= start < end <= len(self.text):
+            raise ValueError(f"span {start}-{end} outside clean text of length {len(self.text)}")
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+    def summary(self, with_text: bool = True) -> dict:
+        """The JSON record of `nianbao text --json`."""
+        record = {
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "agency": self.agency,
+            "year": self.year,
+            "script": self.script,
+            "chars": len(self.text),
+            "warnings": self.warnings,
+        }
+        if with_text:
+            record["text"] = self.text
+        return record
+
+
+# --------------------------------------------------------------------------------------
+# Decoding bytes
+
+
+def decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
+    """Decode a text file's bytes: BOM, then strict UTF-8, then charset-normalizer's best guess."""
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return _strict(data, encoding, path), encoding
+    utf16 = _bomless_utf16(data)
+    if utf16:
+        return _strict(data, utf16, path), utf16
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        raise ReadError(path, "binary data (NUL bytes), not text")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    encoding = _guess_encoding(data, path)
+    return _strict(data, encoding, path, errors="replace"), encoding
+
+
+def _strict(data: bytes, encoding: str, path: Path, errors: str = "strict") -> str:
+    try:
+        return data.decode(encoding, errors=errors)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ReadError(path, f"cannot decode as {encoding}: {exc}") from None
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """UTF-16 without a BOM shows as NULs in every other byte of ASCII text."""
+    sample = data[:4096]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.3 * len(odd) and even.count(0) == 0:
+        return "utf-16-le"
+    if even.count(0) > 0.3 * len(even) and odd.count(0) == 0:
+        return "utf-16-be"
+    return None
+
+
+_CHINESE = ("gb18030", "big5", "utf_16", "utf_8")
+
+
+def _guess_encoding(data: bytes, path: Path) -> str:
+    """charset-normalizer's guess among Chinese encodings; fail when nothing decodes plausibly."""
+    from charset_normalizer import from_bytes
+
+    sample = data[:_SNIFF_BYTES]
+    # Cut at a line break so the sample does not end inside a multi-byte character.
+    cut = sample.rfind(b"\n")
+    if len(data) > len(sample) and cut > 0:
+        sample = sample[: cut + 1]
+    best = from_bytes(sample, cp_isolation=list(_CHINESE)).best() or from_bytes(sample).best()
+    if best is None:
+        raise ReadError(path, "undecidable encoding (not UTF-8, GB18030, Big5 or UTF-16, and no other fits)")
+    encoding = best.encoding
+    text = str(best)
+    if _looks_binary(text):
+        raise ReadError(path, f"binary data, not text (best guess {encoding} gives control characters)")
+    if encoding.replace("-", "_") in {"gb2312", "gbk"}:
+        encoding = "gb18030"  # its superset, so rare characters still decode
+    return encoding
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:20000]
+    if not sample:
+        return False
+    control = sum(1 for ch in sample if ch < " " and ch not in "\n\r\t\f")
+    return control > 0.01 * len(sample)
+
+
+# --------------------------------------------------------------------------------------
+# Reading each format to original text
+
+
+def read_text_file(path: Path) -> tuple[str, str]:
+    data = path.read_bytes()
+    return decode_bytes(data, path)
+
+
+_BLOCK_TAGS = (
+    "p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
+    "section", "article", "blockquote", "pre", "dd", "dt", "hr", "header", "footer", "form",
+)
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "head", "nav", "select", "button")
+
+
+def read_html(path: Path) -> tuple[str, str]:
+    """The text of an HTML page's body: blocks on their own lines, table cells split by ` | `."""
+    from bs4 import BeautifulSoup, NavigableString
+
+    data = path.read_bytes()
+    if not data.strip():
+        raise ReadError(path, "empty file")
+    soup = BeautifulSoup(data, "lxml")
+    encoding = soup.original_encoding or "utf-8"
+    body = soup.body
+    if body is None:
+        raise ReadError(path, "HTML without a body")
+    for tag in body.find_all(_DROP_TAGS):
+        tag.decompose()
+    for cell in body.find_all(["td", "th"]):
+        cell.append(NavigableString(" | "))
+    for tag in body.find_all(_BLOCK_TAGS):
+        tag.insert_before(NavigableString("\n"))
+        tag.append(NavigableString("\n"))
+    text = body.get_text("")
+    if not text.strip():
+        raise ReadError(path, "HTML body holds no text")
+    return text, encoding
+
+
+def read_docx(path: Path) -> tuple[str, str]:
+    """Paragraphs and tables of a Word file in document order; table cells split by ` | `."""
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:  # python-docx raises several kinds for broken packages
+        raise ReadError(path, f"not a readable .docx ({type(exc).__name__}: {exc})") from None
+    lines: list[str] = []
+    for child in document.element.body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            lines.append(Paragraph(child, document).text)
+        elif tag == "tbl":
+            lines.extend(_docx_table_rows(Table(child, document)))
+    return "\n".join(lines), "docx"
+
+
+def _docx_table_rows(table) -> list[str]:
+    rows = []
+    for row in table.rows:
+        cells, last = [], None
+        for cell in row.cells:
+            if cell._tc is last:  # a merged cell repeats across the columns it spans
+                continue
+            last = cell._tc
+            cells.append(cell.text.replace("\n", " ").strip())
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def read_pdf(path: Path) -> tuple[str, str]:
+    """The text layer of a PDF, page by page; scanned pages without text give a warning later."""
+    import pdfplumber
+
+    pages: list[str] = []
+    try:
+        with pdfplumber.open(str(path)) as pdf:
+            for page in pdf.pages:
+                pages.append(page.extract_text() or "")
+                page.flush_cache()
+    except ReadError:
+        raise
+    except Exception as exc:  # pdfminer raises many kinds: encrypted, truncated, broken xref
+        name = type(exc).__name__
+        reason = "encrypted PDF" if "Password" in name or "Encrypt" in name else "unreadable PDF"
+        raise ReadError(path, f"{reason} ({name}: {str(exc)[:120] or 'no detail'})") from None
+    text = "\n".join(pages)
+    if not text.strip():
+        raise ReadError(path, "PDF has no text layer (scanned?); OCR is not done here")
+    return text, "pdf"
+
+
+READERS = {
+    **{s: read_text_file for s in TEXT_SUFFIXES},
+    **{s: read_html for s in HTML_SUFFIXES},
+    ".docx": read_docx,
+    ".pdf": read_pdf,
+}
+
+
+# --------------------------------------------------------------------------------------
+# Documents
+
+
+def read_original(path: str | Path) -> tuple[str, str, str]:
+    """(original text, encoding, format) of one file; raises `ReadError`."""
+    path = Path(path)
+    if not path.exists():
+        raise ReadError(path, "no such file")
+    if path.is_dir():
+        raise ReadError(path, "is a directory")
+    size = path.stat().st_size
+    if size == 0:
+        raise ReadError(path, "empty file")
+    if size > MAX_BYTES:
+        raise ReadError(path, f"too large ({size / 2**20:.0f} MiB > {MAX_BYTES / 2**20:.0f} MiB)")
+    suffix = path.suffix.lower()
+    reader = READERS.get(suffix, read_text_file)  # unknown suffix: sniff it as text
+    try:
+        text, encoding = reader(path)
+    except ReadError:
+        raise
+    except MemoryError:
+        raise ReadError(path, "out of memory while reading") from None
+    except OSError as exc:
+        raise ReadError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not text.strip():
+        raise ReadError(path, "no text (only whitespace)")
+    return text, encoding, suffix.lstrip(".") or "txt"
+
+
+def read_document(path: str | Path) -> Document:
+    """Read and clean one report; raises `ReadError` naming the file and the reason."""
+    path = Path(path)
+    original, encoding, fmt = read_original(path)
+    return make_document(original, doc_id=path.stem, source=str(path), encoding=encoding, fmt=fmt)
+
+
+def make_document(original: str, doc_id: str, source: str = "", encoding: str | None = None, fmt: str = "txt") -> Document:
+    """Clean an already-read text into a `Document` (also for texts that never were files)."""
+    cleaned = normalise.clean_text(original)
+    if not cleaned.text.strip():
+        raise ReadError(source or doc_id, "nothing left after cleaning (only boilerplate or spam)")
+    simplified = normalise.simplified_view(cleaned.text)
+    title = normalise.find_agency_year(cleaned.text, simplified)
+    warnings = list(cleaned.warnings) + normalise.table_warnings(cleaned.text, title.year)
+    if title.year is None:
+        warnings.append("no report year found in the title or opening lines")
+    return Document(
+        doc_id=doc_id,
+        source=source,
+        original=original,
+        text=cleaned.text,
+        offsets=cleaned.offsets,
+        simplified=simplified,
+        agency=title.agency,
+        year=title.year,
+        script=normalise.detect_script(cleaned.text),
+        warnings=warnings,
+        encoding=encoding,
+        format=fmt,
+        stats=cleaned.stats,
+    )
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files named, and the files under directories named (recursively, hidden ones skipped)."""
+    paths: list[Path] = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            paths.extend(
+                p for p in sorted(item.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(item).parts)
+            )
+        else:
+            paths.append(item)
+    return paths
+
+
+def iter_documents(inputs: Iterable[str | Path], progress: bool = False) -> Iterator[Document | ReadError]:
+    """Each input read as a `Document`, or the `ReadError` that stopped it; never stops early."""
+    paths = expand_inputs(inputs)
+    if progress:
+        from tqdm import tqdm
+
+        paths = tqdm(paths, desc="reading", unit="file", disable=None, file=sys.stderr)
+    for path in paths:
+        try:
+            yield read_document(path)
+        except ReadError as exc:
+            yield exc
+        except Exception as exc:  # a reader bug must not stop the batch; name it
+            yield ReadError(path, f"unexpected {type(exc).__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------------------
+# CLI
+
+
+def add_cli(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "text",
+        help="print the clean text of reports (.txt/.html/.docx/.pdf)",
+        description="Read reports and print their clean text, or one JSON line per report with --json.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")
+    parser.add_argument("--json", action="store_true", help="one JSON line per report: doc_id, source, agency, year, script, chars, warnings, text")
+    parser.set_defaults(func=run_text)
+
+
+def run_text(args: argparse.Namespace) -> int:
+    failed = 0
+    for item in iter_documents(args.inputs, progress=True):
+        if isinstance(item, ReadError):
+            failed += 1
+            print(f"nianbao text: {item}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(item.summary(), ensure_ascii=False))
+        else:
+            print(item.text)
+            print()
+        sys.stdout.flush()
+    return 1 if failed else 0

@@ -1,0 +1,156 @@
+"""Category and outcome terms with their canonical keys (SPEC §3), read from data/lexicon.yaml.
+
+The code holds no term lists: everything the rule pre-annotator and the fact builder know
+about words lives in the YAML file, which users extend with their own file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .paths import DATA_DIR
+
+DEFAULT_LEXICON = DATA_DIR / "lexicon.yaml"
+
+CATEGORY_KEYS = (
+    "proactive", "requests", "reconsideration", "lawsuit", "consultation", "complaint",
+    "fee", "staff_fulltime", "staff_parttime", "budget", "other",
+)
+OUTCOME_KEYS = (
+    "granted", "partial", "denied", "already_public", "unavailable", "not_processed",
+    "redirected", "completed", "overdue", "upheld", "corrected", "pending", "other",
+)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Everything the rules read from the lexicon file, merged from the default and a user file."""
+
+    categories: dict[str, list[str]]
+    outcomes: dict[str, list[str]]
+    units: list[str]
+    unit_blockers: dict[str, list[str]]
+    zero_patterns: list[str]
+    zero_blocked_after: list[str]
+    zero_single_allowed_before: list[str]
+    approx_inside: list[str]
+    approx_before: list[str]
+    numeral_blocked_before: list[str]
+    source: tuple[str, ...] = field(default=())
+
+    def term_index(self, kind: str) -> dict[str, str]:
+        """term -> canonical key for `kind` ("categories" or "outcomes"); the first key listing a term wins."""
+        index: dict[str, str] = {}
+        for key, terms in getattr(self, kind).items():
+            for term in terms:
+                index.setdefault(term, key)
+        return index
+
+
+_LIST_FIELDS = (
+    "units", "zero_patterns", "zero_blocked_after", "zero_single_allowed_before", "approx_inside",
+    "approx_before", "numeral_blocked_before",
+)
+
+
+def _read_yaml(path: Path) -> dict:
+    """The mapping in one lexicon file, or a ValueError naming the file and the problem."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read lexicon: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a lexicon must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _merge_groups(base: dict[str, list[str]], extra: dict, where: str, allowed: tuple[str, ...]) -> None:
+    """Append a user file's terms to the default groups; an unknown canonical key is an error."""
+    if not isinstance(extra, dict):
+        raise ValueError(f"{where}: expected a mapping of canonical key -> list of terms")
+    for key, terms in extra.items():
+        if key not in allowed:
+            raise ValueError(f"{where}: unknown canonical key {key!r}; known: {', '.join(allowed)}")
+        if not isinstance(terms, list) or not all(isinstance(t, str) and t for t in terms):
+            raise ValueError(f"{where}.{key}: expected a list of non-empty strings")
+        base.setdefault(key, [])
+        base[key].extend(t for t in terms if t not in base[key])
+
+
+def _merge(data: dict, into: dict, path: Path) -> None:
+    """Fold one file's content into the accumulated lexicon fields."""
+    _merge_groups(into["categories"], data.get("categories") or {}, f"{path}: categories", CATEGORY_KEYS)
+    _merge_groups(into["outcomes"], data.get("outcomes") or {}, f"{path}: outcomes", OUTCOME_KEYS)
+    for name in _LIST_FIELDS:
+        values = data.get(name) or []
+        if not isinstance(values, list):
+            raise ValueError(f"{path}: {name} must be a list")
+        into[name].extend(str(v) for v in values if str(v) not in into[name])
+    blockers = data.get("unit_blockers") or {}
+    if not isinstance(blockers, dict):
+        raise ValueError(f"{path}: unit_blockers must be a mapping of unit -> list of following words")
+    for unit, words in blockers.items():
+        into["unit_blockers"].setdefault(str(unit), []).extend(str(w) for w in words or [])
+
+
+@lru_cache(maxsize=8)
+def load_lexicon(path: str | Path | None = None) -> Lexicon:
+    """The default lexicon, extended by the user file at `path` when given (cached per path)."""
+    fields: dict = {"categories": {}, "outcomes": {}, "unit_blockers": {}}
+    fields.update({name: [] for name in _LIST_FIELDS})
+    sources = [DEFAULT_LEXICON]
+    if path is not None and Path(path).resolve() != DEFAULT_LEXICON.resolve():
+        sources.append(Path(path))
+    for source in sources:
+        if not source.exists():
+            raise ValueError(f"{source}: lexicon file not found")
+        _merge(_read_yaml(source), fields, source)
+    return Lexicon(**fields, source=tuple(str(s) for s in sources))
+
+
+def _simplified(text: str) -> str:
+    """Simplified view of `text` of the same length (Traditional input is matched through it)."""
+    from .rules import simplified_view  # the one place that chooses the converter
+
+    return simplified_view(text)
+
+
+@lru_cache(maxsize=16)
+def _term_pattern(kind: str, path: str | None) -> tuple[re.Pattern, dict[str, str]]:
+    """One alternation of all terms, longest first, so a match at a position is the longest term there."""
+    index = load_lexicon(path).term_index(kind)
+    ordered = sorted(index, key=len, reverse=True)
+    return re.compile("|".join(re.escape(t) for t in ordered)), index
+
+
+def _canonical(text: str, kind: str, path: str | Path | None) -> str | None:
+    """The key of the longest term found in `text` (an exact match first)."""
+    if not text:
+        return None
+    simple = _simplified(text.strip())
+    pattern, index = _term_pattern(kind, str(path) if path else None)
+    if simple in index:
+        return index[simple]
+    best: str | None = None
+    for i in range(len(simple)):
+        m = pattern.match(simple, i)
+        if m and (best is None or len(m.group()) > len(best)):
+            best = m.group()
+    return index[best] if best else None
+
+
+def canonical_category(text: str, path: str | Path | None = None) -> str | None:
+    """Canonical category key (SPEC §3) for a CATEGORY span's text, or None when no term fits."""
+    return _canonical(text, "categories", path)
+
+
+def canonical_outcome(text: str, path: str | Path | None = None) -> str | None:
+    """Canonical outcome key (SPEC §3) for an OUTCOME span's text, or None when no term fits."""
+    return _canonical(text, "outcomes", path)

@@ -1,0 +1,182 @@
+"""COUNT -> CATEGORY / OUTCOME links, by rules over the report's own clause structure.
+
+Why rules: the phrasing of the reports is formulaic ("收到申请10件，其中予以公开5件、部分公开2件"),
+and a linker that can be read and fixed is worth more here than a learned one until the
+annotated relations are plentiful. The rules, in the order they are tried:
+
+1. 分别 lists: "予以公开、部分公开分别为5件、2件" pairs the i-th OUTCOME (or CATEGORY) before
+   分别 with the i-th COUNT after it.
+2. Same clause: the nearest OUTCOME / CATEGORY in the COUNT's clause (clauses end at
+   ，；。！？：、 and line breaks); ties go to the span before the count.
+3. Wider clause: for a CATEGORY, the nearest one in the stretch up to the next ，；。 (so a
+   list item "部分公开2件" after "予以公开5件、" is still one clause).
+4. Head count: a count with no category of its own inherits the category of the sentence's
+   head count (the latest earlier count that has its own category and no outcome), e.g.
+   "收到申请10件，其中予以公开5件" links 5件 to 申请. A clause that opens with 其中, or a count
+   that has an outcome, may take its head from the previous sentence.
+5. Otherwise the nearest CATEGORY earlier in the sentence, then later in it.
+
+A zero statement (a COUNT with no numeral, e.g. 未发生) that is followed by a list of
+categories ("未发生行政复议、行政诉讼") links to every category of that list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .labels import relation_for
+from .spans import Relation, Span
+
+FINE_BREAKS = "，,；;。！？!?：:、\n"
+WIDE_BREAKS = "，,；;。！？!?\n"
+SENTENCE_BREAKS = "。！？!?；;\n"
+NUMERAL_RE = re.compile(r"[0-9０-９〇零一二三四五六七八九十百千万亿两壹贰叁肆伍陆柒捌玖拾佰仟]")
+HEAD_LOOKBACK_SENTENCES = 2
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Start offsets of fine clauses, wide clauses and sentences, for fast lookups."""
+
+    text: str
+
+    def bounds(self, pos: int, breaks: str) -> tuple[int, int]:
+        """[start, end) of the stretch around `pos` delimited by any of `breaks`."""
+        start = pos
+        while start > 0 and self.text[start - 1] not in breaks:
+            start -= 1
+        end = pos
+        while end < len(self.text) and self.text[end] not in breaks:
+            end += 1
+        return start, end
+
+
+def ensure_ids(spans: list[Span], prefix: str = "p") -> list[Span]:
+    """Give every span an id (kept when present) so relations can name them."""
+    for i, span in enumerate(spans, 1):
+        if not span.id:
+            span.id = f"{prefix}{i}"
+    return spans
+
+
+def is_zero_statement(text: str, span: Span) -> bool:
+    """A COUNT with no numeral in it states that the quantity is zero (未收到, 没有, 无)."""
+    return not NUMERAL_RE.search(span.text(text))
+
+
+def _within(spans: list[Span], start: int, end: int) -> list[Span]:
+    return [s for s in spans if s.start >= start and s.end <= end]
+
+
+def _nearest(count: Span, candidates: list[Span]) -> Span | None:
+    """The candidate closest to the count; a tie goes to the one before it."""
+    def distance(s: Span) -> tuple[int, int]:
+        gap = count.start - s.end if s.end <= count.start else s.start - count.end
+        return (gap, 0 if s.end <= count.start else 1)
+
+    return min(candidates, key=distance) if candidates else None
+
+
+def _respectively(text: str, counts: list[Span], targets: list[Span], seg: Segments) -> dict[str, Span]:
+    """分别 lists: pair the run of targets before 分别 with the run of counts after it."""
+    pairs: dict[str, Span] = {}
+    for match in re.finditer("分别", text):
+        s_start, s_end = seg.bounds(match.start(), SENTENCE_BREAKS)
+        before = [t for t in targets if s_start <= t.start and t.end <= match.start()]
+        after = [c for c in counts if match.end() <= c.start and c.end <= s_end]
+        # only the run right before 分别: no count between those targets and 分别
+        counts_between = [c for c in counts if s_start <= c.start < match.start()]
+        if counts_between:
+            last = max(c.end for c in counts_between)
+            before = [t for t in before if t.start >= last]
+        if len(before) >= 2 and len(before) == len(after):
+            pairs.update({c.id: t for c, t in zip(after, before)})
+    return pairs
+
+
+def _zero_list(text: str, count: Span, categories: list[Span], seg: Segments) -> list[Span]:
+    """Every category of the list right after a zero statement, within its wide clause."""
+    _, end = seg.bounds(count.end, WIDE_BREAKS)
+    return [c for c in categories if c.start >= count.end and c.end <= end]
+
+
+def _link_outcomes(text: str, counts: list[Span], outcomes: list[Span], seg: Segments) -> dict[str, Span]:
+    linked = _respectively(text, counts, outcomes, seg)
+    for count in counts:
+        if count.id in linked:
+            continue
+        start, end = seg.bounds(count.start, FINE_BREAKS)
+        found = _nearest(count, _within(outcomes, start, end))
+        if found is not None:
+            linked[count.id] = found
+    return linked
+
+
+def _own_category(text: str, count: Span, categories: list[Span], seg: Segments) -> Span | None:
+    start, end = seg.bounds(count.start, FINE_BREAKS)
+    found = _nearest(count, _within(categories, start, end))
+    if found is None:
+        start, end = seg.bounds(count.start, WIDE_BREAKS)
+        found = _nearest(count, _within(categories, start, end))
+    return found
+
+
+def _opens_with_qizhong(text: str, count: Span, seg: Segments) -> bool:
+    start, _ = seg.bounds(count.start, WIDE_BREAKS)
+    return text[start : count.start].lstrip(" \u3000\t（(").startswith("其中")
+
+
+def _sentence_start(seg: Segments, pos: int, back: int) -> int:
+    """Start of the sentence `back` sentences before the one holding `pos`."""
+    start, _ = seg.bounds(pos, SENTENCE_BREAKS)
+    for _ in range(back):
+        if start == 0:
+            break
+        start, _ = seg.bounds(start - 1, SENTENCE_BREAKS)
+    return start
+
+
+def _fallback_category(count: Span, categories: list[Span], seg: Segments) -> Span | None:
+    start, end = seg.bounds(count.start, SENTENCE_BREAKS)
+    before = [c for c in _within(categories, start, end) if c.end <= count.start]
+    if before:
+        return before[-1]
+    after = [c for c in _within(categories, start, end) if c.start >= count.end]
+    return after[0] if after else None
+
+
+def link(text: str, spans: list[Span]) -> list[Relation]:
+    """Relations from each COUNT to the CATEGORY it counts and the OUTCOME stated for it."""
+    spans = ensure_ids(sorted(spans, key=lambda s: s.start))
+    seg = Segments(text)
+    counts = [s for s in spans if s.label == "COUNT"]
+    categories = [s for s in spans if s.label == "CATEGORY"]
+    outcomes = [s for s in spans if s.label == "OUTCOME"]
+    outcome_of = _link_outcomes(text, counts, outcomes, seg)
+    category_of: dict[str, list[Span]] = {}
+    paired = _respectively(text, counts, categories, seg)
+    heads: list[tuple[Span, Span]] = []  # (head count, its category), in document order
+    for count in counts:
+        own = paired.get(count.id) or _own_category(text, count, categories, seg)
+        if own is not None:
+            targets = [own]
+            if is_zero_statement(text, count):
+                targets += [c for c in _zero_list(text, count, categories, seg) if c is not own]
+            category_of[count.id] = targets
+            if count.id not in outcome_of:
+                heads.append((count, own))
+            continue
+        may_reach_back = count.id in outcome_of or _opens_with_qizhong(text, count, seg)
+        floor = _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES if may_reach_back else 0)
+        head = next((cat for head, cat in reversed(heads) if head.start >= floor), None)
+        inherited = head or _fallback_category(count, categories, seg)
+        if inherited is not None:
+            category_of[count.id] = [inherited]
+    relations = []
+    for count in counts:
+        for cat in category_of.get(count.id, []):
+            relations.append(Relation(count.id, cat.id, relation_for("COUNT", "CATEGORY")))
+        if count.id in outcome_of:
+            relations.append(Relation(count.id, outcome_of[count.id].id, relation_for("COUNT", "OUTCOME")))
+    return relations

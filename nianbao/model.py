@@ -1,0 +1,317 @@
+"""Build, save and load the character token classifier, and predict spans on whole reports.
+
+The default model is a small `BertForTokenClassification` trained from scratch on characters.
+Its tokenizer is a plain `tokenizers` pipeline saved as `tokenizer.json` (one token per
+character, whitespace kept as `▁`), so `AutoTokenizer.from_pretrained(dir)` and
+`AutoModelForTokenClassification.from_pretrained(dir)` load the saved directory with no
+project code. (`BertTokenizerFast` in transformers 5 rebuilds its own pre-tokenizer on load,
+which groups digits into words and drops whitespace; a character tagger cannot use that.)
+
+Pretrained encoders keep their own tokenizers; labels and predictions go between characters
+and tokens through the fast tokenizer's offset mapping in `align_labels_to_tokens` and
+`token_probs_to_char_probs`, so every character gets a tag whatever the tokenizer does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+
+from .chunking import make_windows, stitch
+from .labels import BIO_TAGS, id2label, label2id
+from .spans import Span, bio_to_spans
+
+if TYPE_CHECKING:  # heavy imports only where they are used
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+SPACE_TOKEN = "▁"
+IGNORE_INDEX = -100
+META_FILE = "nianbao_model.json"
+
+
+def simplified(text: str) -> str:
+    """The Simplified view of `text` (same length), so Traditional reports share the vocabulary."""
+    try:
+        from .normalise import simplified_view
+    except ModuleNotFoundError:  # normalise not written yet: character-wise OpenCC keeps the length
+        return _charwise_t2s(text)
+    return simplified_view(text)
+
+
+def _charwise_t2s(text: str) -> str:
+    import opencc
+
+    converter = opencc.OpenCC("t2s")
+    out = []
+    for ch in text:
+        conv = converter.convert(ch) if ord(ch) > 127 else ch
+        out.append(conv if len(conv) == 1 else ch)
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+
+def common_cjk_chars() -> list[str]:
+    """The 6,763 characters of GB2312 (level 1 and 2): the common Simplified set, read from the codec."""
+    chars = []
+    for hi in range(0xB0, 0xF8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                chars.append(bytes([hi, lo]).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    return chars
+
+
+def build_vocab(texts: Iterable[str], min_freq: int = 1, add_common_cjk: bool = True) -> list[str]:
+    """Vocabulary of single characters: special tokens, the training characters, then common CJK."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for ch in simplified(text):
+            if not ch.isspace():
+                counts[ch] = counts.get(ch, 0) + 1
+    seen = set(SPECIAL_TOKENS) | {SPACE_TOKEN}
+    vocab = list(SPECIAL_TOKENS) + [SPACE_TOKEN]
+    extra = [chr(c) for c in range(0x21, 0x7F)] + [chr(c) for c in range(0xFF01, 0xFF5F)]
+    extra += list("、。，；：？！“”‘’（）《》〔〕【】—…·％")
+    frequent = sorted((ch for ch, n in counts.items() if n >= min_freq), key=lambda ch: (-counts[ch], ch))
+    pool = frequent + extra + (common_cjk_chars() if add_common_cjk else [])
+    for ch in pool:
+        if ch not in seen:
+            seen.add(ch)
+            vocab.append(ch)
+    return vocab
+
+
+def make_char_tokenizer(vocab: Sequence[str]) -> "PreTrainedTokenizerFast":
+    """A fast tokenizer that gives one token per character and keeps whitespace as `▁`."""
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    ids = {tok: i for i, tok in enumerate(vocab)}
+    core = Tokenizer(models.WordPiece(ids, unk_token="[UNK]", max_input_chars_per_word=4))
+    core.normalizer = normalizers.Replace(Regex(r"\s"), SPACE_TOKEN)
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_input_names=["input_ids", "attention_mask"],
+    )
+
+
+def load_tokenizer(path: str | Path) -> "PreTrainedTokenizerFast":
+    """A fast tokenizer from a directory or hub name; slow tokenizers have no offsets, so they are refused."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path))
+    if not getattr(tok, "is_fast", False):
+        raise ValueError(f"{path}: the tokenizer is not a fast tokenizer; offsets are needed to align labels")
+    return tok
+
+
+# --------------------------------------------------------------------------- model
+
+
+def build_model(cfg: Any, vocab_size: int | None = None) -> "PreTrainedModel":
+    """A token classifier with the project's labels: from `cfg.model_name_or_path`, or a fresh BertConfig.
+
+    `cfg` is the model section of the training config (see `nianbao.train.ModelConfig`).
+    """
+    from transformers import AutoModelForTokenClassification, BertConfig, BertForTokenClassification
+
+    labels = {"num_labels": len(BIO_TAGS), "id2label": dict(id2label), "label2id": dict(label2id)}
+    if cfg.model_name_or_path:
+        return AutoModelForTokenClassification.from_pretrained(
+            str(cfg.model_name_or_path), ignore_mismatched_sizes=True, **labels
+        )
+    if vocab_size is None:
+        raise ValueError("building a model from a config needs the vocabulary size")
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        intermediate_size=cfg.intermediate_size,
+        max_position_embeddings=cfg.max_position_embeddings,
+        hidden_dropout_prob=cfg.dropout,
+        attention_probs_dropout_prob=cfg.dropout,
+        type_vocab_size=1,
+        pad_token_id=0,
+        **labels,
+    )
+    return BertForTokenClassification(config)
+
+
+def check_label_set(config: Any, where: str) -> None:
+    """Refuse a model whose labels differ from `nianbao.labels`: its predictions would be mislabelled."""
+    found = {int(k): v for k, v in dict(config.id2label).items()}
+    if found != dict(id2label):
+        raise ValueError(
+            f"{where}: the model's labels {sorted(found.values())} differ from the project's {list(BIO_TAGS)}; "
+            "retrain it with this version of nianbao"
+        )
+
+
+# --------------------------------------------------------------------------- characters <-> tokens
+
+
+def align_labels_to_tokens(offsets: Sequence[tuple[int, int]], char_tags: Sequence[str]) -> list[int]:
+    """Label id per token from character BIO tags, through the tokenizer's offset mapping.
+
+    A token takes the tag of its first character; a token that continues an entity started
+    in an earlier token gets I- even if its first character was tagged B- (it cannot happen
+    with one token per character). Special tokens get -100 so the loss ignores them.
+    """
+    ids: list[int] = []
+    for start, end in offsets:
+        if end <= start:
+            ids.append(IGNORE_INDEX)
+            continue
+        ids.append(label2id[char_tags[start]])
+    return ids
+
+
+def token_probs_to_char_probs(offsets: Sequence[tuple[int, int]], probs: np.ndarray, n_chars: int) -> np.ndarray:
+    """Per-character probabilities from per-token ones.
+
+    Characters no token covers (whitespace a tokenizer dropped) are `O`. Characters after
+    the first inside a multi-character token move their B- mass to I-, so the token's
+    entity continues over them.
+    """
+    out = np.zeros((n_chars, probs.shape[1]), dtype=np.float32)
+    out[:, label2id["O"]] = 1.0
+    for (start, end), row in zip(offsets, probs):
+        if end <= start:
+            continue
+        out[start] = row
+        if end - start > 1:
+            inner = row.copy()
+            for tag, i in label2id.items():
+                if tag.startswith("B-"):
+                    inner[label2id["I-" + tag[2:]]] += inner[i]
+                    inner[i] = 0.0
+            out[start + 1 : end] = inner
+    return out
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str], max_tokens: int) -> Any:
+    """Tokenise window texts with offsets, truncating at the model's position limit."""
+    return tokenizer(
+        list(texts),
+        return_offsets_mapping=True,
+        truncation=True,
+        max_length=max_tokens,
+        padding=True,
+        return_tensors="np",
+    )
+
+
+# --------------------------------------------------------------------------- versioning
+
+
+def model_version(data_snapshot: Iterable[tuple[str, str, Sequence[tuple[int, int, str]]]], config: dict) -> str:
+    """A short hash of the training data (doc id, text hash, spans) and the resolved config."""
+    h = hashlib.sha256()
+    for doc_id, text_hash, spans in sorted(data_snapshot, key=lambda row: row[0]):
+        h.update(json.dumps([doc_id, text_hash, sorted(spans)], ensure_ascii=False).encode("utf-8"))
+    h.update(json.dumps(config, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    return h.hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------- tagger
+
+
+@dataclass
+class Tagger:
+    """A saved model ready to tag whole reports."""
+
+    model: Any
+    tokenizer: Any
+    max_len: int = 256
+    stride: int = 64
+    version: str = "unknown"
+    device: str = "cpu"
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> "Tagger":
+        """Load a `save_pretrained` directory written by `train.py` (or any compatible one)."""
+        from transformers import AutoModelForTokenClassification
+
+        path = Path(path)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"{path}: no config.json; not a saved model directory")
+        model = AutoModelForTokenClassification.from_pretrained(str(path))
+        check_label_set(model.config, str(path))
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8")) if (path / META_FILE).exists() else {}
+        model.to(device).eval()
+        return cls(
+            model=model,
+            tokenizer=load_tokenizer(path),
+            max_len=int(meta.get("max_len", 256)),
+            stride=int(meta.get("stride", 64)),
+            version=str(meta.get("model_version", "unknown")),
+            device=device,
+        )
+
+    def window_probs(self, windows_text: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
+        """Per-character probabilities for each window text: the bare forward pass, batched."""
+        import torch
+
+        max_tokens = min(self.max_len + 2, int(self.model.config.max_position_embeddings))
+        out: list[np.ndarray] = []
+        order = sorted(range(len(windows_text)), key=lambda i: len(windows_text[i]))  # less padding
+        results: dict[int, np.ndarray] = {}
+        with torch.inference_mode():
+            for b in range(0, len(order), batch_size):
+                idx = order[b : b + batch_size]
+                batch_texts = [windows_text[i] for i in idx]
+                enc = encode_texts(self.tokenizer, batch_texts, max_tokens)
+                inputs = {k: torch.as_tensor(enc[k], device=self.device) for k in ("input_ids", "attention_mask")}
+                probs = torch.softmax(self.model(**inputs).logits.float(), dim=-1).cpu().numpy()
+                for row, i in enumerate(idx):
+                    offsets = [tuple(o) for o in enc["offset_mapping"][row]]
+                    results[i] = token_probs_to_char_probs(offsets, probs[row], len(windows_text[i]))
+        out = [results[i] for i in range(len(windows_text))]
+        return out
+
+    def predict_probs(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
+        """Per-character label probabilities for whole documents (windows, batching, stitching)."""
+        views = [simplified(t) for t in texts]
+        all_windows = [make_windows(v, self.max_len, self.stride) if v else [] for v in views]
+        flat = [v[s:e] for v, ws in zip(views, all_windows) for s, e in ws]
+        flat_probs = self.window_probs(flat, batch_size=batch_size)
+        out, k = [], 0
+        for view, ws in zip(views, all_windows):
+            out.append(stitch(len(view), ws, flat_probs[k : k + len(ws)]) if ws else np.zeros((0, len(BIO_TAGS))))
+            k += len(ws)
+        return out
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[list[Span]]:
+        """Spans per text, each scored with the mean probability of its characters' tags."""
+        return [probs_to_spans(p) for p in self.predict_probs(texts, batch_size=batch_size)]
+
+
+def probs_to_spans(probs: np.ndarray) -> list[Span]:
+    """Decode per-character probabilities into spans (argmax tags, BIO repair, mean scores)."""
+    if len(probs) == 0:
+        return []
+    best = probs.argmax(axis=1)
+    tags = [id2label[int(i)] for i in best]
+    scores = probs[np.arange(len(best)), best].tolist()
+    return bio_to_spans(tags, scores)

@@ -1,0 +1,66 @@
+"""`nianbao evaluate`: facts P/R/F1 and record-field accuracy, several predictions side by side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nianbao.cli import main as cli_main
+from nianbao.evaluate import evaluate, load_records
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def f(value, category=None, outcome=None):
+    return {"value": value, "category": category, "outcome": outcome}
+
+
+GOLD = [
+    {"doc_id": "a", "requests_received": 4, "requests_granted": 3, "lawsuits": None,
+     "facts": [f(4, "requests"), f(3, "requests", "granted"), f(1, "requests", "denied")]},
+    {"doc_id": "b", "requests_received": 0},  # no facts in gold: only its field is scored
+]
+
+
+def test_scores_facts_and_fields():
+    gold = {r["doc_id"]: r for r in GOLD}
+    pred = {
+        "a": {"doc_id": "a", "requests_received": 4, "requests_granted": 2, "lawsuits": None,
+              "facts": [f(4.0, "requests"), f(2, "requests", "granted"), f(1, "requests", "denied")]},
+        "b": {"doc_id": "b", "requests_received": 0, "facts": [f(7, "proactive")]},
+    }
+    result = evaluate(gold, {"x": pred})["x"]
+    assert result["facts"]["value+category+outcome"]["tp"] == 2
+    assert result["facts"]["value+category+outcome"]["precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert result["facts"]["value"]["pred"] == 3  # doc b has no gold facts: its facts are not scored
+    assert result["fields"]["n"] == 4
+    assert result["fields"]["accuracy"] == pytest.approx(3 / 4)
+    assert result["fields"]["per_field"]["requests_granted"] == 0.0
+
+
+def test_cli_compares_predictions_and_restricts_to_a_split(tmp_path, capsys):
+    gold = write_jsonl(tmp_path / "gold.jsonl", GOLD)
+    good = write_jsonl(tmp_path / "good.jsonl", [{"doc_id": "a", **{k: v for k, v in GOLD[0].items() if k != "doc_id"}}])
+    empty = write_jsonl(tmp_path / "empty.jsonl", [])
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": ["b"], "test": ["a"]}), encoding="utf-8")
+    code = cli_main(["evaluate", "--gold", str(gold), "--pred", f"model={good}", "--pred", f"rules={empty}",
+                     "--split", str(split), "--subset", "test", "--json"])
+    assert code == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["model"]["fields"]["accuracy"] == 1.0 and scores["model"]["facts"]["value"]["f1"] == 1.0
+    assert scores["rules"]["facts"]["value"]["recall"] == 0.0
+    assert scores["rules"]["fields"]["accuracy"] == pytest.approx(1 / 3, abs=1e-3)  # lawsuits: null == null
+    assert scores["model"]["reports"] == 1
+
+
+def test_a_broken_line_names_the_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"doc_id": "a"}\n{not json\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.jsonl:2"):
+        load_records(bad)

@@ -1,0 +1,147 @@
+"""`python infer.py` on real reports from the shared location (rules backend: no model needed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nianbao import infer
+from nianbao.ingest import read_document
+from nianbao.paths import PROJECT_ROOT, real_report_paths, shared_dir
+from nianbao.spans import Span
+
+REPORTS = real_report_paths()
+pytestmark = pytest.mark.skipif(not REPORTS, reason=f"no real reports under {shared_dir()} (set NIANBAO_SHARED)")
+
+
+def run_infer(*args: str) -> int:
+    return infer.main([*map(str, args)])
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> Path:
+    """A batch of real reports (seeds + some corpus excerpts) run once with the rules backend."""
+    src = tmp_path_factory.mktemp("in")
+    for path in REPORTS[:20]:
+        shutil.copy(path, src / path.name)
+    out = tmp_path_factory.mktemp("out")
+    assert run_infer(src, "--out", out, "--backend", "rules", "--batch-size", "4") == 0
+    return out
+
+
+def test_every_fact_points_at_its_text_in_the_original(batch):
+    records = read_jsonl(batch / "records.jsonl")
+    assert len(records) == min(20, len(REPORTS))
+    n_facts = 0
+    for rec in records:
+        original = read_document(rec["source"]).original
+        for fact in rec["facts"]:
+            assert original[fact["start"] : fact["end"]] == fact["count_text"]
+            n_facts += 1
+        for span in rec["spans"]:
+            assert original[span["start"] : span["end"]] == span["text"]
+        assert len(rec["sha256"]) == 64 and rec["model_version"]
+    assert n_facts > 20
+
+
+def test_every_field_traces_to_a_fact_with_that_value(batch):
+    for rec in read_jsonl(batch / "records.jsonl"):
+        for field, indices in rec["sources"].items():
+            assert rec[field] == rec["facts"][indices[0]]["value"], (rec["doc_id"], field)
+
+
+def test_csvs_have_one_row_per_fact_and_per_report(batch):
+    import csv
+
+    records = read_jsonl(batch / "records.jsonl")
+    with open(batch / "records.csv", encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == len(records)
+    with open(batch / "facts.csv", encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == sum(len(r["facts"]) for r in records)
+
+
+def test_a_bad_file_goes_to_errors_and_the_rest_are_done(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for path in REPORTS[:3]:
+        shutil.copy(path, src / path.name)
+    (src / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    out = tmp_path / "out"
+    assert run_infer(src, "--out", out, "--backend", "rules") == 0
+    errors = read_jsonl(out / "errors.jsonl")
+    assert [Path(e["file"]).name for e in errors] == ["broken.pdf"] and errors[0]["error"]
+    assert len(read_jsonl(out / "records.jsonl")) == 3
+    captured = capsys.readouterr()
+    assert "broken.pdf" in captured.err
+    assert "done 3, failed 1" in captured.out.strip().splitlines()[-1]
+
+
+def test_rerun_skips_done_reports_and_never_duplicates(tmp_path, capsys):
+    inputs = REPORTS[:3]
+    out = tmp_path / "out"
+    assert run_infer(*inputs, "--out", out, "--backend", "rules") == 0
+    first = (out / "records.jsonl").read_text(encoding="utf-8")
+    assert run_infer(*inputs, "--out", out, "--backend", "rules") == 0
+    assert (out / "records.jsonl").read_text(encoding="utf-8") == first
+    assert "done 0, failed 0, skipped 3" in capsys.readouterr().out
+
+
+def test_a_torn_last_line_from_a_killed_run_is_redone(tmp_path):
+    inputs = REPORTS[:2]
+    out = tmp_path / "out"
+    assert run_infer(*inputs, "--out", out, "--backend", "rules") == 0
+    lines = (out / "records.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (out / "records.jsonl").write_text(lines[0] + lines[1][: len(lines[1]) // 2], encoding="utf-8")
+    assert run_infer(*inputs, "--out", out, "--backend", "rules") == 0
+    records = read_jsonl(out / "records.jsonl")
+    assert sorted(r["doc_id"] for r in records) == sorted(p.stem for p in inputs)
+
+
+def test_two_workers_give_the_same_records_as_one(tmp_path):
+    inputs = REPORTS[:6]
+    run_infer(*inputs, "--out", tmp_path / "w1", "--backend", "rules", "--batch-size", "2")
+    run_infer(*inputs, "--out", tmp_path / "w2", "--backend", "rules", "--batch-size", "2", "--workers", "2")
+    assert read_jsonl(tmp_path / "w1" / "records.jsonl") == read_jsonl(tmp_path / "w2" / "records.jsonl")
+
+
+def test_duplicate_stems_get_unique_doc_ids(tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        shutil.copy(REPORTS[0], tmp_path / sub / "report.txt")
+    out = tmp_path / "out"
+    assert run_infer(tmp_path / "a", tmp_path / "b", "--out", out, "--backend", "rules") == 0
+    ids = [r["doc_id"] for r in read_jsonl(out / "records.jsonl")]
+    assert len(ids) == 2 and len(set(ids)) == 2 and "report" in ids
+
+
+def test_missing_model_says_how_to_train(tmp_path, capsys):
+    code = run_infer(REPORTS[0], "--out", tmp_path / "out", "--model", tmp_path / "no-model")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "python train.py" in err and "--backend rules" in err
+
+
+def test_snapping_never_leaves_a_number_split():
+    text = "收到申请123件,办结4.5万余条"
+    two, four = text.index("2"), text.index("4.")
+    cut = [Span(two, two + 1, "COUNT"), Span(four, four + 2, "COUNT")]  # "2" of 123件, "4." of 4.5万余条
+    snapped = infer.snap_spans(text, cut)
+    assert [text[s.start : s.end] for s in snapped] == ["123件", "4.5万余条"]
+
+
+def test_entry_point_script_runs(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "infer.py"), str(REPORTS[0]), "--out", str(out), "--backend", "rules"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1].startswith("infer: done 1, failed 0")
+    assert {"records.jsonl", "facts.csv", "records.csv", "report.html", "errors.jsonl"} <= {p.name for p in out.iterdir()}

@@ -1,0 +1,85 @@
+"""Linking COUNT -> CATEGORY / OUTCOME on sentences written for these tests (not report text)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nianbao.linking import link
+from nianbao.spans import Span
+
+
+def annotate(text: str, items: list[tuple[str, str]]) -> list[Span]:
+    """Spans for the quoted items, found in order."""
+    spans, cursor = [], 0
+    for label, quote in items:
+        start = text.index(quote, cursor)
+        spans.append(Span(start, start + len(quote), label, id=f"s{len(spans) + 1}"))
+        cursor = start + len(quote)
+    return spans
+
+
+def links_of(text: str, items: list[tuple[str, str]]) -> dict[str, dict[str, list[str]]]:
+    """count text -> {"counts": [category texts], "outcome": [outcome texts]}."""
+    spans = annotate(text, items)
+    by_id = {s.id: s for s in spans}
+    out: dict[str, dict[str, list[str]]] = {}
+    for rel in link(text, spans):
+        out.setdefault(by_id[rel.source].text(text), {}).setdefault(rel.type, []).append(by_id[rel.target].text(text))
+    return out
+
+
+def test_qizhong_list_inherits_the_head_category_and_takes_its_own_outcome():
+    text = "今年共收到申请10件，其中予以公开5件、部分公开2件。"
+    got = links_of(text, [("CATEGORY", "申请"), ("COUNT", "10件"), ("OUTCOME", "予以公开"), ("COUNT", "5件"),
+                          ("OUTCOME", "部分公开"), ("COUNT", "2件")])
+    assert got["10件"] == {"counts": ["申请"]}
+    assert got["5件"] == {"counts": ["申请"], "outcome": ["予以公开"]}
+    assert got["2件"] == {"counts": ["申请"], "outcome": ["部分公开"]}
+
+
+def test_respectively_pairs_outcomes_with_counts_in_order():
+    text = "受理的申请中，予以公开、部分公开、不予公开的分别为6件、3件、1件。"
+    got = links_of(text, [("CATEGORY", "申请"), ("OUTCOME", "予以公开"), ("OUTCOME", "部分公开"), ("OUTCOME", "不予公开"),
+                          ("COUNT", "6件"), ("COUNT", "3件"), ("COUNT", "1件")])
+    assert [got[c]["outcome"] for c in ("6件", "3件", "1件")] == [["予以公开"], ["部分公开"], ["不予公开"]]
+
+
+def test_respectively_pairs_categories_with_counts():
+    text = "全年行政复议、行政诉讼分别为2件、1件。"
+    got = links_of(text, [("CATEGORY", "行政复议"), ("CATEGORY", "行政诉讼"), ("COUNT", "2件"), ("COUNT", "1件")])
+    assert got["2件"]["counts"] == ["行政复议"]
+    assert got["1件"]["counts"] == ["行政诉讼"]
+
+
+def test_same_clause_category_beats_a_nearer_one_across_a_comma():
+    text = "办理咨询30次，发布主动公开信息120条。"
+    got = links_of(text, [("CATEGORY", "咨询"), ("COUNT", "30次"), ("CATEGORY", "主动公开信息"), ("COUNT", "120条")])
+    assert got["30次"]["counts"] == ["咨询"]
+    assert got["120条"]["counts"] == ["主动公开信息"]
+
+
+def test_qizhong_in_the_next_sentence_reaches_back_to_the_head():
+    text = "本年度受理申请8件。其中，予以公开6件。"
+    got = links_of(text, [("CATEGORY", "申请"), ("COUNT", "8件"), ("OUTCOME", "予以公开"), ("COUNT", "6件")])
+    assert got["6件"] == {"counts": ["申请"], "outcome": ["予以公开"]}
+
+
+def test_zero_statement_links_every_category_of_its_list():
+    text = "本年度未发生行政复议、行政诉讼。"
+    got = links_of(text, [("COUNT", "未发生"), ("CATEGORY", "行政复议"), ("CATEGORY", "行政诉讼")])
+    assert got["未发生"]["counts"] == ["行政复议", "行政诉讼"]
+
+
+def test_outcome_after_the_count_in_the_same_clause():
+    text = "收到投诉20件，15件已办结。"
+    got = links_of(text, [("CATEGORY", "投诉"), ("COUNT", "20件"), ("COUNT", "15件"), ("OUTCOME", "已办结")])
+    assert got["15件"] == {"counts": ["投诉"], "outcome": ["已办结"]}
+    assert "outcome" not in got["20件"]
+
+
+@pytest.mark.parametrize("text", ["举办培训2次。收到申请4件。", "收到申请4件。举办培训2次。"])
+def test_no_category_means_no_link_rather_than_a_far_one(text):
+    got = links_of(text, [("CATEGORY", "申请"), ("COUNT", "4件")] if text.startswith("收") else
+                   [("COUNT", "2次"), ("CATEGORY", "申请"), ("COUNT", "4件")])
+    assert got["4件"]["counts"] == ["申请"]
+    assert "2次" not in got

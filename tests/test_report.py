@@ -1,0 +1,79 @@
+"""report.html: self-contained, valid, spans highlighted by label, everything escaped."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+from nianbao import infer
+from nianbao.labels import COLOURS
+from nianbao.paths import real_report_paths, shared_dir
+from nianbao.report import highlight
+
+REPORTS = real_report_paths()
+VOID = {"meta", "br", "hr", "img", "link", "input", "col", "wbr"}
+
+
+class TagBalance(HTMLParser):
+    """Records every tag that is closed out of order or never closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.stack[-1] if self.stack else 'nothing'}")
+        else:
+            self.stack.pop()
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory) -> Path:
+    if not REPORTS:
+        pytest.skip(f"no real reports under {shared_dir()}")
+    out = tmp_path_factory.mktemp("out")
+    assert infer.main([*map(str, REPORTS[:5]), "--out", str(out), "--backend", "rules"]) == 0
+    return out
+
+
+def test_report_html_is_balanced_and_needs_no_server(out_dir):
+    page = (out_dir / "report.html").read_text(encoding="utf-8")
+    checker = TagBalance()
+    checker.feed(page)
+    checker.close()
+    assert checker.problems == [] and checker.stack == []
+    tree = lxml.html.fromstring(page)
+    assert not tree.xpath("//script") and not tree.xpath("//link")
+    assert not [src for src in tree.xpath("//@src") if src.startswith(("http", "//"))]
+
+
+def test_every_fact_is_highlighted_as_a_count_and_labels_have_their_colours(out_dir):
+    page = (out_dir / "report.html").read_text(encoding="utf-8")
+    tree = lxml.html.fromstring(page)
+    records = [json.loads(line) for line in (out_dir / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    for rec in records:
+        section = tree.get_element_by_id(f"doc-{rec['doc_id']}")
+        marked = [m.text_content() for m in section.xpath(".//mark[@class='lbl-COUNT']")]
+        assert marked == [f["count_text"] for f in rec["facts"]]
+    summary_rows = tree.xpath("//table[@class='summary']//tr")
+    assert len(summary_rows) == len(records) + 1
+    for label, colour in COLOURS.items():
+        assert f".lbl-{label}" in page and colour in page
+
+
+def test_text_is_escaped():
+    original = "<script>alert(1)</script> 收到申请3件"
+    start = original.index("3件")
+    out = highlight(original, [{"start": start, "end": start + 2, "label": "COUNT", "score": 0.9}])
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert lxml.html.fragment_fromstring(out, create_parent="div").xpath("//mark")[0].text == "3件"
