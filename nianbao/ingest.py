@@ -43,9 +43,9 @@ class Document:
     doc_id: str
     source: str
     original: str
-    text: str
-    offsets: array  # offsets[i]: index in `original` of clean character `text[i]`
-    simplified: str  # same length as `text`
+    clean: str
+    offsets: array  # offsets[i]: index in `original` of clean character `clean[i]`
+    simplified: str  # same length as `clean`
     agency: str | None = None
     year: int | None = None
     script: str = "simplified"
@@ -56,8 +56,8 @@ class Document:
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The range of `original` that clean range [start, end) came from."""
-        if not 0 <= start < end <= len(self.text):
-            raise ValueError(f"span {start}-{end} outside clean text of length {len(self.text)}")
+        if not 0 <= start < end <= len(self.clean):
+            raise ValueError(f"span {start}-{end} outside clean text of length {len(self.clean)}")
         return self.offsets[start], self.offsets[end - 1] + 1
 
     def summary(self, with_text: bool = True) -> dict:
@@ -68,11 +68,11 @@ class Document:
             "agency": self.agency,
             "year": self.year,
             "script": self.script,
-            "chars": len(self.text),
+            "chars": len(self.clean),
             "warnings": self.warnings,
         }
         if with_text:
-            record["text"] = self.text
+            record["text"] = self.clean
         return record
 
 
@@ -306,7 +306,7 @@ def make_document(original: str, doc_id: str, source: str = "", encoding: str | 
         doc_id=doc_id,
         source=source,
         original=original,
-        text=cleaned.text,
+        clean=cleaned.text,
         offsets=cleaned.offsets,
         simplified=simplified,
         agency=title.agency,
@@ -375,7 +375,7 @@ def run_text(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(item.summary(), ensure_ascii=False))
         else:
-            print(item.text)
+            print(item.clean)
             print()
         sys.stdout.flush()
     return 1 if failed else 0

@@ -358,7 +358,7 @@ def clean_text(original: str) -> Cleaned:
 # --------------------------------------------------------------------------------------
 # Simplified view, script, agency and year
 
-SIMPLIFY_CONFIG = "tw2sp"  # Traditional (with Taiwan phrasing) -> Simplified mainland phrasing
+SIMPLIFY_CONFIG = "t2s"  # character-level Traditional -> Simplified; phrase conversions (tw2sp) rewrite Simplified words
 _CHUNK = re.compile(r"[^\n,.;:!?，。；：！？、]+|[\n,.;:!?，。；：！？、]+")
 
 

@@ -440,13 +440,10 @@ def annotate(text: str, lexicon_path: str | None = None) -> Annotation:
 # --------------------------------------------------------------------------- CLI
 
 def _read_clean(path: Path) -> str:
-    """The clean text annotators see (nianbao.ingest when present), else the file's text."""
-    try:
-        from .ingest import read_document
-    except ImportError:
-        return path.read_text(encoding="utf-8")
-    doc = read_document(path)
-    return doc.clean if hasattr(doc, "clean") else doc.text
+    """The clean text annotators see."""
+    from .ingest import read_document
+
+    return read_document(path).clean
 
 
 def _run_cli(args: argparse.Namespace) -> int:

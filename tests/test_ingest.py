@@ -72,7 +72,7 @@ def test_html_and_docx_from_seed_read_back_to_same_clean_text(seed, fmt, tmp_pat
     path = tmp_path / f"{seed.stem}.{fmt}"
     (_write_html if fmt == "html" else _write_docx)(reference.original, path)
     doc = ingest.read_document(path)
-    assert _lines(doc.text) == _lines(reference.text)
+    assert _lines(doc.clean) == _lines(reference.clean)
     assert (doc.agency, doc.year, doc.script) == (reference.agency, reference.year, reference.script)
     assert doc.format == fmt
 
@@ -86,9 +86,9 @@ def test_pdf_from_seed_reads_back_to_same_clean_text(seed, tmp_path):
     """
     reference = ingest.read_document(seed)
     path = tmp_path / f"{seed.stem}.pdf"
-    _write_pdf(reference.text.replace("•", ""), path)
+    _write_pdf(reference.clean.replace("•", ""), path)
     doc = ingest.read_document(path)
-    assert re.sub(r"\s", "", doc.text) == re.sub(r"[\s•]", "", reference.text)
+    assert re.sub(r"\s", "", doc.clean) == re.sub(r"[\s•]", "", reference.clean)
     assert doc.year == reference.year
 
 
@@ -99,13 +99,13 @@ def test_encodings_are_detected(encoding, tmp_path):
     pick = [d for d in map(ingest.read_document, SEEDS) if (d.script == "traditional") == (encoding == "big5")]
     for reference in pick:
         try:
-            data = reference.text.encode(encoding)
+            data = reference.clean.encode(encoding)
         except UnicodeEncodeError:
             continue
         path = tmp_path / f"{reference.doc_id}.txt"
         path.write_bytes(data)
         doc = ingest.read_document(path)
-        assert doc.text == reference.text
+        assert doc.clean == reference.clean
         return
     pytest.skip(f"no seed encodable in {encoding}")
 
@@ -114,8 +114,8 @@ def test_encodings_are_detected(encoding, tmp_path):
 def test_html_in_gbk_with_meta_charset(tmp_path):
     reference = next(d for d in map(ingest.read_document, SEEDS) if d.script == "simplified")
     path = tmp_path / "page.htm"
-    _write_html(reference.text, path, encoding="gbk")
-    assert _lines(ingest.read_document(path).text) == _lines(reference.text)
+    _write_html(reference.clean, path, encoding="gbk")
+    assert _lines(ingest.read_document(path).clean) == _lines(reference.clean)
 
 
 # --------------------------------------------------------------------------------------
@@ -202,10 +202,10 @@ def test_large_text_is_read(tmp_path):
         for _ in range(20 * 2**20 // len(data) + 1):
             f.write(data)
     doc = ingest.read_document(path)
-    assert len(doc.text) > 5_000_000 and len(doc.simplified) == len(doc.text)
-    tail = range(len(doc.text) - 300, len(doc.text))
-    assert "".join(doc.original[doc.offsets[i]] for i in tail) == doc.text[-300:]
-    assert doc.to_original(len(doc.text) - 1, len(doc.text))[1] <= len(doc.original)
+    assert len(doc.clean) > 5_000_000 and len(doc.simplified) == len(doc.clean)
+    tail = range(len(doc.clean) - 300, len(doc.clean))
+    assert "".join(doc.original[doc.offsets[i]] for i in tail) == doc.clean[-300:]
+    assert doc.to_original(len(doc.clean) - 1, len(doc.clean))[1] <= len(doc.original)
 
 
 def test_too_large_is_refused_without_reading(tmp_path, monkeypatch):
@@ -236,7 +236,7 @@ def test_repository_holds_no_report_text():
     corpus = "\n".join(contents)
     leaked = []
     for path in REAL:
-        text = ingest.read_document(path).text
+        text = ingest.read_document(path).clean
         for line in text.split("\n"):
             for i in range(0, len(line) - 24, 200):
                 window = line[i : i + 24]

@@ -33,16 +33,16 @@ def test_real_reports_contain_glosses_and_spam_to_remove(docs):
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.stem)
 def test_no_gloss_or_spam_left(path, docs):
     doc = docs[path.stem]
-    assert not GLOSS_LEFT.search(doc.text), GLOSS_LEFT.search(doc.text).group()
+    assert not GLOSS_LEFT.search(doc.clean), GLOSS_LEFT.search(doc.clean).group()
     spam = sum(doc.simplified.count(w) for w in SPAM_WORDS)
     assert spam < 3, f"{spam} spam words left"
-    assert not any(normalise.is_spam_line(line) for line in doc.text.split("\n") if len(line) > 30)
+    assert not any(normalise.is_spam_line(line) for line in doc.clean.split("\n") if len(line) > 30)
 
 
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.stem)
 def test_simplified_view_has_equal_length_and_is_simplified(path, docs):
     doc = docs[path.stem]
-    assert len(doc.simplified) == len(doc.text)
+    assert len(doc.simplified) == len(doc.clean)
     if doc.script != "simplified":
         assert normalise.detect_script(doc.simplified) == "simplified"
 
@@ -76,11 +76,11 @@ def test_random_spans_map_back_to_the_same_characters(path, docs):
     rng = random.Random(path.stem)
     kept = set(doc.offsets)
     for _ in range(200):
-        start = rng.randrange(len(doc.text))
-        end = min(len(doc.text), start + rng.randint(1, 40))
+        start = rng.randrange(len(doc.clean))
+        end = min(len(doc.clean), start + rng.randint(1, 40))
         s, e = doc.to_original(start, end)
         back = "".join(normalise.normalise_char(doc.original[i]) for i in range(s, e) if i in kept)
-        assert back == doc.text[start:end]
+        assert back == doc.clean[start:end]
 
 
 def test_gloss_removal_both_forms_and_leaves_other_brackets():
