@@ -95,12 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         if not (model / "config.json").exists():
             raise SystemExit(f"no model in {model}: train one with `python train.py`, or pass --tiny for a dry run")
         inputs = [real[i % len(real)] for i in range(args.reports)]
-        clean_chars = sum(len(docs[i % len(docs)].text) for i in range(args.reports))
+        clean_chars = sum(len(docs[i % len(docs)].clean) for i in range(args.reports))
         small = inputs[: max(1, args.reports // 10)]
         t_small, rss_small = run_infer_child(small, tmp / "small", model, args.batch_size, args.workers)
         t_all, rss_all = run_infer_child(inputs, tmp / "all", model, args.batch_size, args.workers)
-        distinct_chars = sum(len(d.text) for d in docs)
-        t_fwd = forward_seconds(model, [d.text for d in docs], args.batch_size)
+        distinct_chars = sum(len(d.clean) for d in docs)
+        t_fwd = forward_seconds(model, [d.clean for d in docs], args.batch_size)
 
     e2e = clean_chars / t_all
     fwd = distinct_chars / t_fwd

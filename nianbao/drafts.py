@@ -72,6 +72,21 @@ def resolve_draft(text: str, draft: dict, where: str = "draft") -> Annotation:
     return Annotation(spans, relations)
 
 
+FAR_LINK = 80  # characters; a link this long in prose usually means a quote matched an earlier copy
+
+
+def far_links(annotation: Annotation, limit: int = FAR_LINK) -> list[str]:
+    """Links whose ends lie far apart: the usual sign of a quote placed at an earlier copy of its words."""
+    by_id = {span.id: span for span in annotation.spans}
+    notes = []
+    for rel in annotation.relations:
+        source, target = by_id[rel.source], by_id[rel.target]
+        gap = max(source.start, target.start) - min(source.end, target.end)
+        if gap > limit:
+            notes.append(f"{rel.source} -> {rel.target} ({rel.type}) spans {gap} characters; check where {rel.target} was placed")
+    return notes
+
+
 def load_drafts(path: Path) -> list[dict]:
     """A draft file holds one JSON object, a JSON list, or JSON lines."""
     raw = path.read_text(encoding="utf-8").strip()
@@ -125,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                 counts["COUNT"] = sum(s.label == "COUNT" for s in annotation.spans)
                 if not args.quiet:
                     print(_show(doc.clean, annotation))
+                for note in far_links(annotation):
+                    print(f"WARNING {path} ({draft['doc_id']}): {note}")
                 print(f"OK {path} {draft['doc_id']}: {counts}, {len(annotation.relations)} relations")
         except (DraftError, ValueError, KeyError, FileNotFoundError) as exc:
             failed += 1

@@ -148,7 +148,9 @@ def snap_spans(text: str, spans: list[Span]) -> list[Span]:
     for i, span in enumerate(ordered):
         lo = out[-1].end if out else 0
         hi = ordered[i + 1].start if i + 1 < len(ordered) else len(text)
-        out.append(snap_span(text, span, max(lo, 0), max(hi, span.end)))
+        snapped = snap_span(text, span, max(lo, 0), max(hi, span.end))
+        if snapped.end > snapped.start:  # a lone "." predicted as a COUNT snaps to nothing
+            out.append(snapped)
     return out
 
 

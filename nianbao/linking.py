@@ -22,6 +22,7 @@ categories ("未发生行政复议、行政诉讼") links to every category of t
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -66,7 +67,10 @@ def is_zero_statement(text: str, span: Span) -> bool:
 
 
 def _within(spans: list[Span], start: int, end: int) -> list[Span]:
-    return [s for s in spans if s.start >= start and s.end <= end]
+    """Spans inside [start, end); `spans` are sorted by start, so bisect instead of scanning."""
+    lo = bisect.bisect_left(spans, start, key=lambda s: s.start)
+    hi = bisect.bisect_left(spans, end, key=lambda s: s.start)
+    return [s for s in spans[lo:hi] if s.end <= end]
 
 
 def _nearest(count: Span, candidates: list[Span]) -> Span | None:

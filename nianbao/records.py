@@ -32,6 +32,7 @@ with whatever the linker found.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -169,9 +170,9 @@ def build_facts(
     table_cells: dict[str, tuple[str, str]] | None = None,
 ) -> list[dict]:
     """One fact per COUNT span; spans index `text`, by default the doc's Simplified view of its clean text."""
-    text = text if text is not None else (getattr(doc, "simplified", None) or doc.text)
+    text = text if text is not None else (getattr(doc, "simplified", None) or doc.clean)
     parse = parse or _default_parse()
-    canon_cat, canon_out = canonical or _default_canonical()
+    canon_cat, canon_out = (functools.lru_cache(maxsize=4096)(f) for f in (canonical or _default_canonical()))
     by_id = {s.id: s for s in spans}
     links = _links(relations)
     facts = []

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from .labels import check_label, relation_for
 from .spans import AnnotatedDoc, Annotation, Relation, Span
-from .studio import clean_of, sha256_text
+from .studio import sha256_text
 
 STANDOFF_FORMAT = "nianbao-standoff-1"
 
@@ -211,7 +211,7 @@ def standoff_record(raw: RawAnnotation, report: Report | None = None) -> dict:
         doc = None
         if report is not None:
             report.note(f"{raw.source}: {raw.doc_id}: report text not available ({exc}); no original offsets")
-    if doc is not None and sha256_text(clean_of(doc)) == raw.text_sha256:
+    if doc is not None and sha256_text(doc.clean) == raw.text_sha256:
         original_sha = sha256_text(doc.original)
         for region in regions:
             region["orig_start"], region["orig_end"] = doc.to_original(region["start"], region["end"])
@@ -275,8 +275,8 @@ def rejoin(raw: RawAnnotation, report: Report | None) -> RawAnnotation:
         doc = _document(raw.doc_id)
     except FileNotFoundError as exc:
         raise AnnotationError(f"{where}: {exc}") from exc
-    if sha256_text(clean_of(doc)) == raw.text_sha256:
-        raw.text = clean_of(doc)
+    if sha256_text(doc.clean) == raw.text_sha256:
+        raw.text = doc.clean
         return raw
     if raw.original_sha256 and sha256_text(doc.original) == raw.original_sha256:
         missing = [s.id for s in raw.spans if s.id not in raw.original_offsets]
@@ -288,7 +288,7 @@ def rejoin(raw: RawAnnotation, report: Report | None) -> RawAnnotation:
                 raise AnnotationError(f"{where}, region {span.id}: its text was removed by the current cleaning")
         if report is not None:
             report.note(f"{where}: clean text changed since annotation; {len(raw.spans)} regions remapped via the original")
-        raw.text = clean_of(doc)
+        raw.text = doc.clean
         return raw
     raise AnnotationError(
         f"{where}: doc {raw.doc_id}: the report text no longer matches the annotation "
@@ -334,13 +334,14 @@ def _merged(raws: list[RawAnnotation]) -> RawAnnotation:
                 texts[prefix + str(s.id)] = raw.region_texts[s.id]
         relations += [Relation(prefix + r.source, prefix + r.target, r.type) for r in raw.relations]
     annotators = sorted({r.annotator or "?" for r in raws})
+    spans, relations = _dedupe(spans, relations)
     return RawAnnotation(
         base.doc_id, base.task_id, [r.annotation_id for r in raws], ",".join(annotators), base.created_at,
-        base.updated_at, _dedupe(spans, relations), relations, texts, base.text, base.text_sha256, source=base.source,
+        base.updated_at, spans, relations, texts, base.text, base.text_sha256, source=base.source,
     )
 
 
-def _dedupe(spans: list[Span], relations: list[Relation]) -> list[Span]:
+def _dedupe(spans: list[Span], relations: list[Relation]) -> tuple[list[Span], list[Relation]]:
     """Identical regions from several annotators become one; relations are pointed at the kept one."""
     kept: dict[tuple[int, int, str], Span] = {}
     rename: dict[str, str] = {}
@@ -357,8 +358,7 @@ def _dedupe(spans: list[Span], relations: list[Relation]) -> list[Span]:
         if (r.source, r.target, r.type) not in seen:
             seen.add((r.source, r.target, r.type))
             unique.append(r)
-    relations[:] = unique
-    return list(kept.values())
+    return list(kept.values()), unique
 
 
 def load_annotated(paths: Iterable[Path], merge: bool = False, report: Report | None = None) -> list[AnnotatedDoc]:

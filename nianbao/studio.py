@@ -42,12 +42,6 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def clean_of(doc: Any) -> str:
-    """A Document's clean text (the brief calls it `clean`, ingest's dataclass `text`)."""
-    clean = getattr(doc, "clean", None)
-    return clean if isinstance(clean, str) else doc.text
-
-
 # ---------------------------------------------------------------- labeling config
 
 
@@ -144,7 +138,7 @@ def make_predictor(spec: str | None) -> Predictor | None:
 
 def build_task(doc: Any, predictor: Predictor | None) -> dict:
     """One Label Studio task: the clean text the annotator reads, ids, and the pre-annotation."""
-    text = clean_of(doc)
+    text = doc.clean
     data = {
         "text": text,
         "doc_id": doc.doc_id,
@@ -350,7 +344,7 @@ def _run_push(args: argparse.Namespace) -> int:
     predictor = make_predictor(args.predict)
     client = connect(args.url, args.token)
     project_id, added, present, failed = push(client, args.project, args.inputs, predictor)
-    version = f" with predictions {predictor.model_version}" if predictor else ""
+    version = f" with predictions {predictor.model_version}" if predictor and added else ""
     print(f"project {project_id}: {added} tasks added{version}, {present} already there, {failed} unreadable")
     return 1 if failed else 0
 

@@ -127,7 +127,9 @@ def studio_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             "label-studio server not found: set NIANBAO_LABEL_STUDIO, put label-studio on PATH, "
             "or install it into .venv-studio (pip install label-studio)"
         )
-    template = _template(exe, Path(request.config.cache.mkdir("label-studio-template")))
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    cache_root = Path(cache.mkdir("label-studio-template")) if cache else tmp_path_factory.mktemp("template")
+    template = _template(exe, cache_root)
     data_dir = tmp_path_factory.mktemp("label-studio") / "data"
     shutil.copytree(template, data_dir)
     port = _free_port()

@@ -21,7 +21,7 @@ def spans_for(text: str, items: list[tuple[str, str]]) -> list[Span]:
 
 def record_of(text: str, items: list[tuple[str, str]]) -> tuple[dict, object]:
     doc = make_document(text, doc_id="t1", source="written-for-test")
-    assert len(doc.text) == len(text)  # cleaning only swaps punctuation widths here
+    assert len(doc.clean) == len(text)  # cleaning only swaps punctuation widths here
     return record_for(doc, spans_for(doc.simplified, items), "0" * 64, "test"), doc
 
 

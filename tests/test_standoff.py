@@ -9,7 +9,7 @@ import pytest
 
 from nianbao.paths import seed_paths
 from nianbao.standoff import AnnotationError, Report, load_annotated, to_standoff
-from nianbao.studio import clean_of, sha256_text
+from nianbao.studio import sha256_text
 
 # A made-up sentence (not from any report) for export-format tests that need no real text.
 SENTENCE = "本机关全年收到申请12件，其中予以公开8件。"
@@ -111,7 +111,7 @@ def real_doc():
 
 def _export_of(doc) -> list[dict]:
     """An export of one real report with COUNT regions on its first numbers, made at run time."""
-    text = clean_of(doc)
+    text = doc.clean
     matches = list(re.finditer(r"\d+", text))[:5]
     if not matches:
         pytest.skip(f"{doc.doc_id}: no numbers")
@@ -127,7 +127,7 @@ def test_standoff_keeps_no_text_and_rejoins_exactly(real_doc, tmp_path):
     assert export[0]["data"]["text"][:10] not in line
     assert record["original_sha256"] == sha256_text(real_doc.original)
     for region in record["regions"]:
-        assert real_doc.original[region["orig_start"] : region["orig_end"]] == clean_of(real_doc)[region["start"] : region["end"]]
+        assert real_doc.original[region["orig_start"] : region["orig_end"]] == real_doc.clean[region["start"] : region["end"]]
     path = tmp_path / "a.jsonl"
     path.write_text(line + "\n", encoding="utf-8")
     (doc,) = load_annotated([path])

@@ -69,7 +69,7 @@ def test_round_trip_push_annotate_pull_convert(studio_server, seed, tmp_path, ca
 
     started = time.monotonic()
     doc = read_document(seed)
-    text = studio.clean_of(doc)
+    text = doc.clean
     assert cli.main(["studio", "push", *_server_args(studio_server), "--project", "round trip", "--predict", "rules", str(seed)]) == 0
     client = studio.connect(studio_server.url, studio_server.token)
     project_id = studio.ensure_project(client, "round trip")
