@@ -14,7 +14,7 @@ from nianbao.synth import generate
 from nianbao.train import Config, WindowConfig, make_examples, _collate, load_config
 
 SIZES = {
-    "small (h128, 2 layers)": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256},
+    "tiny (h64, 2 layers)": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128},
     "default": {},
     "large (h256, 4 layers)": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
 }
@@ -53,15 +53,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--config", default="configs/default.yaml")
     args = parser.parse_args()
-    print("| size | hidden | layers | max_len | params | tokens/s |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| size | hidden | layers | max_len | tokens/s |")
+    print("| --- | --- | --- | --- | --- |")
     for name, sizes in SIZES.items():
         cfg = load_config(args.config, [f"model.{k}={v}" for k, v in sizes.items()])
-        from nianbao.model import build_model as _bm  # noqa: F401  (size reported from a fresh model)
         speed = measure(cfg, args.steps, args.batch_size)
         m = cfg.model
-        vocab_params = "-"
-        print(f"| {name} | {m.hidden_size} | {m.num_hidden_layers} | {cfg.window.max_len} | {vocab_params} | {speed:,.0f} |", flush=True)
+        print(f"| {name} | {m.hidden_size} | {m.num_hidden_layers} | {cfg.window.max_len} | {speed:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import glob
 import json
 import sys
 from array import array
@@ -320,11 +321,13 @@ def make_document(original: str, doc_id: str, source: str = "", encoding: str | 
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files named, and the files under directories named (recursively, hidden ones skipped)."""
+    """Files named, files matching glob patterns, and the files under directories named (recursively, hidden ones skipped)."""
     paths: list[Path] = []
     for item in inputs:
         item = Path(item)
-        if item.is_dir():
+        if not item.exists() and glob.has_magic(str(item)):
+            paths.extend(Path(p) for p in sorted(glob.glob(str(item), recursive=True)) if Path(p).is_file())
+        elif item.is_dir():
             paths.extend(
                 p for p in sorted(item.rglob("*"))
                 if p.is_file() and not any(part.startswith(".") for part in p.relative_to(item).parts)

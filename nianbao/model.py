@@ -174,9 +174,10 @@ def check_label_set(config: Any, where: str) -> None:
 def align_labels_to_tokens(offsets: Sequence[tuple[int, int]], char_tags: Sequence[str]) -> list[int]:
     """Label id per token from character BIO tags, through the tokenizer's offset mapping.
 
-    A token takes the tag of its first character; a token that continues an entity started
-    in an earlier token gets I- even if its first character was tagged B- (it cannot happen
-    with one token per character). Special tokens get -100 so the loss ignores them.
+    A token takes the tag of its first character (with one token per character that is the
+    character's own tag). Special tokens get -100 so the loss ignores them; characters no
+    token covers (whitespace a pretrained tokenizer drops) get no label and are `O` at
+    prediction time (`token_probs_to_char_probs`).
     """
     ids: list[int] = []
     for start, end in offsets:
@@ -251,13 +252,13 @@ class Tagger:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "Tagger":
         """Load a `save_pretrained` directory written by `train.py` (or any compatible one)."""
-        from transformers import AutoModelForTokenClassification
+        from transformers import AutoConfig, AutoModelForTokenClassification
 
         path = Path(path)
         if not (path / "config.json").exists():
             raise FileNotFoundError(f"{path}: no config.json; not a saved model directory")
+        check_label_set(AutoConfig.from_pretrained(str(path)), str(path))  # before the weights: a clear error
         model = AutoModelForTokenClassification.from_pretrained(str(path))
-        check_label_set(model.config, str(path))
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8")) if (path / META_FILE).exists() else {}
         model.to(device).eval()
         return cls(

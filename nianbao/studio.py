@@ -214,12 +214,12 @@ def push(client: "LabelStudio", title: str, inputs: Iterable[Path], predictor: P
     """Import each input as a task unless its doc_id is already there. Returns (project, added, present, failed)."""
     from tqdm import tqdm
 
-    from .ingest import read_document
+    from .ingest import expand_inputs, read_document
 
     project_id = ensure_project(client, title)
     present = set(tasks_by_doc_id(client, project_id))
     tasks, skipped, failed = [], 0, 0
-    for path in tqdm(list(inputs), desc="reading", unit="doc", disable=None):
+    for path in tqdm(expand_inputs(inputs), desc="reading", unit="doc", disable=None):
         try:
             doc = read_document(path)
         except Exception as exc:  # one bad file never stops the batch

@@ -1,0 +1,851 @@
+"""The national tables of 2019/2021-format reports: flattened cells -> (table, row, column).
+
+Since 2019 every report carries three tables (proactive disclosure; requests and how they
+were handled; reconsideration and litigation). Web pages and PDFs flatten them: cells
+joined by pipes or tabs, one cell per line, blank-line separated, empty cells dropped,
+headers split over lines. A bare `45` then only means something through its row and
+column headers. This module finds the row labels of the known layouts
+(`data/table_layouts.yaml`) in the text, collects the values after each label and maps
+them onto the layout's columns by position. Where the positions cannot be known (a row
+with fewer values than columns and no separators that keep the empty cells) it places
+nothing and says so in `problems` / an `uncertain` check instead of guessing.
+
+Entry points: `find_tables(text)`, `table_cells(text)`, `table_record_fields(cells)`,
+`table_checks(cells, tables)`, `document_tables(doc)`; CLI `nianbao tables FILE...`.
+Offsets are into the text given (a report's clean text or its Simplified view, which has
+the same length; pass the Simplified view for Traditional-script reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import sys
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .paths import DATA_DIR
+
+LAYOUTS_PATH = DATA_DIR / "table_layouts.yaml"
+TABLE_IDS = ("table2", "table3", "table4")
+VERSIONS = ("2019", "2021")
+
+# ----------------------------------------------------------------------------- layouts
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    table: str
+    key: str
+    name: str
+    category: str | None
+    outcome: str | None
+    group: str | None = None  # the group a reason row belongs to (denied.state_secret -> denied)
+    is_group: bool = False
+    section: str | None = None
+    needs: str | None = None  # "group" / "results": only matched in that context
+    versions: tuple[str, ...] = VERSIONS
+    names: tuple[tuple[str, str], ...] = ()  # (version, name) where a version prints another name
+
+    def name_in(self, version: str | None) -> str:
+        return dict(self.names).get(version or "", self.name)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    key: str
+    name: str
+    category: str | None = None
+    outcome: str | None = None
+    unit: str | None = None
+
+
+@dataclass
+class Layouts:
+    """The parsed layouts file: row and column specs and the label lookup tables."""
+
+    rows: dict[tuple[str, str], RowSpec]
+    columns: dict[tuple[str, str, str | None], ColumnSpec]  # (table, key, version or None)
+    row_columns: dict[tuple[str, str, str | None], tuple[str, ...]]  # (table, row key, version)
+    row_aliases: dict[str, list[tuple[str, str]]]  # core label -> [(table, row key)]
+    headers: dict[str, set[str]]  # core label -> tables it is a (column) header of
+    markers: dict[str, dict[str, set[str]]]  # table -> version -> core markers
+    titles: dict[str, str]  # core title -> table
+    sections: dict[str, str]  # core label -> section key (table3)
+    table4_columns: tuple[str, ...]
+    table3_columns: tuple[str, ...]
+
+
+def _core(label: str) -> str:
+    """A label as compared with the layouts: NFKC, no spaces or quotes, no numbering, no guidance."""
+    text = unicodedata.normalize("NFKC", label)
+    text = re.sub(r"[\s\u3000\"'“”‘’「」|]+", "", text)
+    text = _NUMBERING.sub("", text)
+    return text.split("(", 1)[0]
+
+
+_NUMBERING = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\([一二三四五六七八九十\d]+\)[、.]?|\d+[.、)]|[①-⑳])")
+
+
+@functools.lru_cache(maxsize=4)
+def load_layouts(path: str | None = None) -> Layouts:
+    """Read the layouts YAML into lookup tables (cached); raises ValueError naming the file."""
+    source = Path(path) if path else LAYOUTS_PATH
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))["tables"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ValueError(f"{source}: not a table layouts file ({exc})") from None
+    rows: dict = {}
+    columns: dict = {}
+    row_columns: dict = {}
+    row_aliases: dict[str, list] = {}
+    headers: dict[str, set] = {}
+    markers: dict = {}
+    titles: dict = {}
+    for table, spec in data.items():
+        for title in spec.get("title", []):
+            titles[_core(title)] = table
+        for word in spec.get("neutral", []) + spec.get("headers", []):
+            headers.setdefault(_core(word), set()).add(table)
+    _load_table2(data["table2"], rows, columns, row_columns, row_aliases, headers, markers)
+    _load_table3(data["table3"], rows, columns, row_columns, row_aliases, headers)
+    t4 = data["table4"]
+    for key, col in t4["columns"].items():
+        columns[("table4", key, None)] = ColumnSpec(key, col["name"], col.get("category"), col.get("outcome"))
+    sections = {_core(a): key for key, s in data["table3"].get("sections", {}).items() for a in s["aliases"]}
+    return Layouts(rows, columns, row_columns, row_aliases, headers, markers, titles, sections,
+                   tuple(t4["columns"]), tuple(data["table3"]["column_order"]))
+
+
+def _load_table2(spec: dict, rows, columns, row_columns, row_aliases, headers, markers) -> None:
+    for key, row in spec["rows"].items():
+        versions = tuple(v for v, vs in spec["versions"].items() if key in vs["rows"])
+        rows[("table2", key)] = RowSpec("table2", key, row["name"], row.get("category"), row.get("outcome"), versions=versions,
+                                        names=tuple((row.get("names") or {}).items()))
+        for alias in row["aliases"]:
+            row_aliases.setdefault(_core(alias), []).append(("table2", key))
+    markers["table2"] = {}
+    for version, vs in spec["versions"].items():
+        for key, col in vs["columns"].items():
+            columns[("table2", key, version)] = ColumnSpec(key, col["name"], unit=col.get("unit"))
+            for alias in col["aliases"]:
+                headers.setdefault(_core(alias), set()).add("table2")
+        for key, cols in vs["rows"].items():
+            row_columns[("table2", key, version)] = tuple(cols)
+        markers["table2"][version] = {_core(m) for m in vs["markers"]}
+
+
+def _load_table3(spec: dict, rows, columns, row_columns, row_aliases, headers) -> None:
+    for key, col in spec["columns"].items():
+        columns[("table3", key, None)] = ColumnSpec(key, col["name"], spec.get("category"))
+        for alias in col["aliases"]:
+            headers.setdefault(_core(alias), set()).add("table3")
+    order = tuple(spec["column_order"])
+    for key, row in spec["rows"].items():
+        group = key.split(".", 1)[0] if "." in key else None
+        rows[("table3", key)] = RowSpec(
+            "table3", key, row["name"], spec.get("category"), row.get("outcome"), group=group,
+            is_group=bool(row.get("group")), section=row.get("section"), needs=row.get("needs"),
+            versions=tuple(row.get("versions", VERSIONS)),
+        )
+        row_columns[("table3", key, None)] = order
+        for alias in row["aliases"]:
+            row_aliases.setdefault(_core(alias), []).append(("table3", key))
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+@dataclass
+class Token:
+    """One cell-sized piece of the text: a label, a value, a `/`, an empty cell or other text."""
+
+    text: str
+    start: int
+    end: int
+    line: int
+    row_line: bool  # from a line whose cells are split by | or tabs (positions of empties kept)
+    kind: str = "text"  # value | na | empty | text
+    blank_before: int = 0  # blank lines right before this token's line (first token of a line only)
+
+
+_SEPARATORS = re.compile(r"[|｜│\t]")
+_NA = {"/", "／", "—", "——", "-", "－", "–", "\\", "无"}
+
+
+@functools.lru_cache(maxsize=1)
+def _value_re() -> re.Pattern:
+    """A whole cell that is one number, maybe signed, maybe with 余/多 and a unit (`5500 余条`)."""
+    from .lexicon import load_lexicon
+
+    units = sorted(set(load_lexicon().units) | {"万元", "元", "件", "条", "个", "项", "人", "次", "篇", "期", "份"}, key=len, reverse=True)
+    unit = "|".join(re.escape(u) for u in units)
+    return re.compile(rf"^[+\-－]?\s*\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*[余多]?\s*(?:万|亿)?\s*(?:{unit}))?\s*[余多]?$")
+
+
+def _kind(text: str) -> str:
+    plain = unicodedata.normalize("NFKC", text).strip()
+    if not plain:
+        return "empty"
+    if plain in _NA:
+        return "na"
+    if _value_re().match(plain):
+        return "value"
+    return "text"
+
+
+def _line_pieces(line: str) -> tuple[list[tuple[int, int]], bool]:
+    """(start, end) of each cell of one line, relative to the line, and whether it is a row line.
+
+    A line with separators is split on them; empty cells between filled ones are kept, the
+    padding before the first and after the last filled cell is not. A line without
+    separators is split on runs of spaces (PDF text puts spaces between cells).
+    """
+    if _SEPARATORS.search(line):
+        bounds, pos = [], 0
+        for m in _SEPARATORS.finditer(line):
+            bounds.append((pos, m.start()))
+            pos = m.end()
+        bounds.append((pos, len(line)))
+        bounds = [_strip(line, s, e) for s, e in bounds]
+        filled = [i for i, (s, e) in enumerate(bounds) if e > s]
+        if not filled:
+            return [], False
+        bounds = bounds[filled[0] : filled[-1] + 1]
+        return bounds, len(filled) >= 2
+    return [(m.start(), m.end()) for m in re.finditer(r"\S+", line)], False
+
+
+def _strip(line: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and line[start].isspace():
+        start += 1
+    while end > start and line[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def tokenize(text: str, original: str | None = None, offsets: Any = None) -> list[Token]:
+    """Every cell-sized piece of `text`, in order, with clean offsets.
+
+    With the `original` text and the clean->original `offsets`, blank lines are counted in
+    the original: cleaning collapses runs of blank lines, which in blank-line separated
+    tables are the only trace of empty cells.
+    """
+    tokens: list[Token] = []
+    pos, blanks = 0, 0
+    for number, line in enumerate(text.split("\n")):
+        pieces, row_line = _line_pieces(line)
+        for k, (s, e) in enumerate(pieces):
+            piece = line[s:e]
+            tokens.append(Token(piece, pos + s, pos + e, number, row_line, _kind(piece), blanks if k == 0 else 0))
+        blanks = 0 if line.strip() else blanks + 1
+        pos += len(line) + 1
+    if original is not None and offsets is not None:
+        _recount_blanks(tokens, original, offsets)
+    return _join_split_units(tokens)
+
+
+def _recount_blanks(tokens: list[Token], original: str, offsets: Any) -> None:
+    for prev, tok in zip(tokens, tokens[1:]):
+        if tok.line != prev.line:
+            between = original[offsets[prev.end - 1] + 1 : offsets[tok.start]]
+            tok.blank_before = sum(1 for line in between.split("\n")[1:-1] if not line.strip())
+
+
+def _join_split_units(tokens: list[Token]) -> list[Token]:
+    """`5500` `余条` split by a PDF space back into one value cell."""
+    out: list[Token] = []
+    for tok in tokens:
+        prev = out[-1] if out else None
+        if prev and prev.kind == "value" and tok.kind == "text" and prev.line == tok.line and not prev.row_line:
+            joined = prev.text + " " + tok.text
+            if _kind(joined) == "value":
+                out[-1] = Token(prev.text + " " * (tok.start - prev.end) + tok.text, prev.start, tok.end, prev.line, False, "value")
+                continue
+        out.append(tok)
+    return out
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+@dataclass
+class TableCell:
+    """One value cell of a national table with its headers (SPEC §3 keys for category/outcome)."""
+
+    start: int
+    end: int
+    text: str
+    value: int | float | None
+    unit: str | None
+    approx: bool
+    table: str
+    row: str  # row header as the layout names it
+    column: str  # column header as the layout names it
+    row_key: str
+    column_key: str
+    category: str | None
+    outcome: str | None
+    group: str | None = None
+    layout: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Table:
+    """One national table found in a text: its cells and what could not be placed."""
+
+    id: str
+    layout: str | None
+    start: int
+    end: int
+    cells: list[TableCell] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Row:
+    table: str
+    key: str
+    label: Token | None
+    values: list[Token] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    table: str | None = None
+    group: str | None = None
+    in_results: bool = False
+    rows: list[_Row] = field(default_factory=list)
+    open: _Row | None = None
+    seen: dict[str, list[Token]] = field(default_factory=dict)  # table -> header/marker tokens
+
+
+def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tuple[str, Any, int]:
+    """What the text token(s) at i name: ("row", (table, key)), ("header", table), ("title", table),
+    ("section", key), ("neutral", None) or ("unknown", None); with how many tokens it took.
+
+    Up to three consecutive text tokens are joined first, so headers split over lines
+    (`商业企` / `业`, `本年新` / `制作数量`) still match.
+    """
+    for n in (3, 2, 1):
+        chunk = tokens[i : i + n]
+        if len(chunk) < n or any(t.kind != "text" for t in chunk):
+            continue
+        if n > 1 and _single_match(_core(chunk[0].text), state, lay)[0] != "unknown":
+            continue  # only a fragment that means nothing alone is glued to what follows
+        core = _core("".join(t.text for t in chunk))
+        kind, what = _single_match(core, state, lay)
+        if kind != "unknown":
+            return kind, what, n
+    core = _core(tokens[i].text)
+    if not core or re.fullmatch(r"第[二]?十?[一二三四五六七八九十]*条第?", core):
+        return "neutral", None, 1
+    return "unknown", None, 1
+
+
+def _single_match(core: str, state: _State, lay: Layouts) -> tuple[str, Any]:
+    if not core:
+        return "neutral", None
+    for table, key in lay.row_aliases.get(core, []):
+        spec = lay.rows[(table, key)]
+        if spec.needs == "group" and state.group != spec.group:
+            continue
+        if spec.needs == "results" and not (state.table == "table3" and state.in_results):
+            continue
+        return "row", (table, key)
+    if core in lay.sections:
+        return "section", lay.sections[core]
+    prefixed = _prefix_row(core, lay)
+    if prefixed is not None:
+        return "row", prefixed
+    for title, table in lay.titles.items():
+        if title in core and len(core) <= len(title) + 12:
+            return "title", table
+    if core in lay.headers:
+        tables = lay.headers[core]
+        return "header", (state.table if state.table in tables else sorted(tables)[0])
+    if core.startswith("第二十条"):
+        return "header", "table2"
+    return "unknown", None
+
+
+def _prefix_row(core: str, lay: Layouts) -> tuple[str, str] | None:
+    """A row label cut by a line break in a PDF (`行政规范性` / `文件`): the one row whose alias it begins."""
+    if len(core) < 4:
+        return None
+    found = {hit for alias, hits in lay.row_aliases.items() if len(alias) > len(core) and alias.startswith(core) for hit in hits}
+    found = {hit for hit in found if lay.rows[hit].needs is None}
+    return found.pop() if len(found) == 1 else None
+
+
+def _close(state: _State) -> None:
+    if state.open is not None:
+        state.rows.append(state.open)
+        state.open = None
+
+
+def _scan(tokens: list[Token], lay: Layouts) -> _State:
+    """Walk the tokens once: labels open rows, values fill the open row, other text closes it."""
+    state = _State()
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.kind != "text":
+            if state.open is not None and not (tok.kind == "empty" and not state.open.values and state.open.label is None):
+                state.open.values.append(tok)
+                if state.open.table == "table4" and len([v for v in state.open.values if v.kind != "empty"]) >= len(lay.table4_columns):
+                    _close(state)
+            i += 1
+            continue
+        kind, what, n = _match_label(tokens, i, state, lay)
+        taken = tokens[i : i + n]
+        i += n
+        if kind == "row":
+            _open_row(state, what, taken, lay)
+        elif kind == "section":
+            _close(state)
+            state.table, state.in_results = "table3", True
+        elif kind == "title":
+            _close(state)
+            state.table, state.group, state.in_results = what, None, False
+        elif kind == "header":
+            state.seen.setdefault(what, []).extend(taken)
+            if what == "table4":
+                if state.table != "table4" or state.open is None:
+                    _close(state)
+                    state.table = "table4"
+                    state.open = _Row("table4", "cases", None)
+            elif state.open is not None and state.open.values:
+                _close(state)
+        elif kind == "unknown":
+            _close(state)
+    _close(state)
+    return state
+
+
+def _open_row(state: _State, what: tuple[str, str], taken: list[Token], lay: Layouts) -> None:
+    table, key = what
+    spec = lay.rows[what]
+    _close(state)
+    state.table = table
+    state.seen.setdefault(table, []).extend(taken)
+    if spec.is_group:
+        state.group = key
+    elif spec.group is None:
+        state.group = None
+    if spec.section == "results":
+        state.in_results = True
+    elif table == "table3" and key in ("received", "carried_over", "carried_forward"):
+        state.in_results = False
+    state.open = _Row(table, key, taken[0] if len(taken) == 1 else Token("".join(t.text for t in taken), taken[0].start, taken[-1].end, taken[0].line, taken[0].row_line))
+
+
+# ----------------------------------------------------------------------------- placing
+
+
+def _table2_version(state: _State, lay: Layouts) -> tuple[str | None, str]:
+    """2019 or 2021 for table 2: its distinctive headers first, then which layout the row lengths fit."""
+    seen = {_core(t.text) for t in state.seen.get("table2", [])}
+    scores = {v: len(seen & marks) for v, marks in lay.markers["table2"].items()}
+    best = max(scores.values())
+    if best and list(scores.values()).count(best) == 1:
+        return max(scores, key=scores.get), f"headers {scores}"
+    fits = {v: 0 for v in VERSIONS}
+    for row in (r for r in state.rows if r.table == "table2"):
+        n = len([t for t in row.values if t.kind != "empty"])
+        for v in VERSIONS:
+            cols = lay.row_columns.get(("table2", row.key, v))
+            fits[v] += bool(cols) and n == len(cols)
+    top = max(fits.values())
+    if top and list(fits.values()).count(top) == 1:
+        return max(fits, key=fits.get), f"row lengths {fits}"
+    return None, f"neither the 2019 nor the 2021 layout fits (headers {scores}, row lengths {fits})"
+
+
+def _positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
+    """(column index, token) for the row's cells, or None when their columns cannot be known."""
+    tokens = row.values
+    filled = [t for t in tokens if t.kind != "empty"]
+    if len(tokens) == ncols:
+        return list(enumerate(tokens))
+    if len(filled) == ncols:
+        return list(enumerate(filled))
+    same_line = row.label is not None and all(t.row_line and t.line == row.label.line for t in tokens)
+    if same_line and len(tokens) < ncols and tokens:
+        return list(enumerate(tokens))  # a pipe row keeps inner empties; missing ones are at its end
+    return _blank_line_positions(row, ncols)
+
+
+def _blank_line_positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
+    """Cells one per paragraph, separated by one blank line: each extra blank line is an empty
+    cell. Used only when the row then fills its columns exactly."""
+    tokens = [row.label, *row.values] if row.label else []
+    if len(tokens) < 2 or any(t.row_line for t in tokens):
+        return None
+    lines = [t.line for t in tokens]
+    if len(set(lines)) != len(lines) or any(t.blank_before < 1 for t in tokens[1:]):
+        return None
+    placed, column = [], -1
+    for tok in tokens[1:]:
+        column += tok.blank_before  # one blank line separates cells; each further one is an empty cell
+        placed.append((column, tok))
+    return placed if column == ncols - 1 else None
+
+
+def _cell(tok: Token, table: str, row: RowSpec | None, col: ColumnSpec, layout: str | None, row_name: str, row_key: str) -> TableCell:
+    from .numbers import parse_count
+
+    plain = re.sub(r"\s+", "", unicodedata.normalize("NFKC", tok.text)).replace("－", "-")
+    sign = -1 if plain.startswith("-") else 1
+    parsed = parse_count(plain.lstrip("+-"))
+    value, unit = parsed.value * sign, parsed.unit
+    if unit is None and col.unit == "万元":  # a bare number under 本年收费金额(单位:万元)
+        value, unit = _tidy(value * 10_000), "元"
+    category = col.category or (row.category if row else None)
+    outcome = col.outcome or (row.outcome if row else None)
+    return TableCell(tok.start, tok.end, tok.text, value, unit, parsed.approx, table, row_name, col.name,
+                     row_key, col.key, category, outcome, row.group if row else None, layout)
+
+
+def _tidy(value: float) -> int | float:
+    return int(round(value)) if abs(value - round(value)) < 1e-6 else round(value, 6)
+
+
+def _build_tables(state: _State, lay: Layouts) -> list[Table]:
+    tables: dict[str, Table] = {}
+    version2, why2 = _table2_version(state, lay) if any(r.table == "table2" for r in state.rows) else (None, "")
+    version3 = "2021" if any(r.table == "table3" and r.key.startswith("other_processing.") for r in state.rows) else None
+    for row in state.rows:
+        version = version2 if row.table == "table2" else version3
+        table = tables.get(row.table)
+        if table is None:
+            table = tables[row.table] = Table(row.table, version, _row_start(row), _row_end(row))
+            if row.table == "table2" and version2 is None:
+                table.problems.append(f"table2: {why2}; its cells are not placed")
+        table.start, table.end = min(table.start, _row_start(row)), max(table.end, _row_end(row))
+        _place_row(row, table, lay, version)
+    return [tables[t] for t in TABLE_IDS if t in tables]
+
+
+def _row_start(row: _Row) -> int:
+    return row.label.start if row.label else (row.values[0].start if row.values else 0)
+
+
+def _row_end(row: _Row) -> int:
+    return row.values[-1].end if row.values else (row.label.end if row.label else 0)
+
+
+def _place_row(row: _Row, table: Table, lay: Layouts, version: str | None) -> None:
+    """Map one row's value tokens onto its columns, or note why it cannot be done."""
+    if not [t for t in row.values if t.kind != "empty"]:
+        return  # a label without values (a group heading, or a row whose cells were all empty)
+    if row.table == "table2":
+        if version is None:
+            return
+        spec = lay.rows[("table2", row.key)]
+        cols = lay.row_columns.get(("table2", row.key, version))
+        if cols is None:
+            table.problems.append(f"table2: row {spec.name} is not in the {version} layout; not placed")
+            return
+        colspecs = [lay.columns[("table2", c, version)] for c in cols]
+        row_name, row_key = spec.name_in(version), row.key
+    elif row.table == "table3":
+        spec = lay.rows[("table3", row.key)]
+        colspecs = [lay.columns[("table3", c, None)] for c in lay.table3_columns]
+        row_name = spec.name if spec.group is None else f"{lay.rows[('table3', spec.group)].name}/{spec.name}"
+        row_key = row.key
+    else:
+        spec = None
+        colspecs = [lay.columns[("table4", c, None)] for c in lay.table4_columns]
+        row_name, row_key = "行政复议、行政诉讼", "cases"
+    placed = _positions(row, len(colspecs))
+    if placed is None:
+        n = len([t for t in row.values if t.kind != "empty"])
+        table.problems.append(
+            f"{row.table}: row {row_name} has {n} value(s) for {len(colspecs)} column(s) and no separators "
+            "that keep empty cells; its cells are not placed"
+        )
+        return
+    for index, tok in placed:
+        if tok.kind == "value":
+            table.cells.append(_cell(tok, row.table, spec, colspecs[index], table.layout, row_name, row_key))
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def find_tables(text: str, layouts: str | None = None, original: str | None = None, offsets: Any = None) -> list[Table]:
+    """The national tables in `text` (clean text or its Simplified view), with placed cells and problems.
+
+    `original` and `offsets` (a Document's) are optional: they let blank-line runs that
+    cleaning collapsed still count as empty cells."""
+    lay = load_layouts(layouts)
+    state = _scan(tokenize(text, original, offsets), lay)
+    return _build_tables(state, lay)
+
+
+def table_cells(text: str, layouts: str | None = None) -> list[TableCell]:
+    """Every placed value cell of the national tables in `text`, in text order."""
+    return sorted((c for t in find_tables(text, layouts) for c in t.cells), key=lambda c: c.start)
+
+
+def document_text(doc: Any) -> str:
+    """The text of a Document that table offsets refer to (its Simplified view, same length as the clean text)."""
+    return getattr(doc, "simplified", None) or _clean(doc)
+
+
+def _clean(doc: Any) -> str:
+    """The clean text of a Document, whichever name ingest gives it."""
+    return getattr(doc, "clean", None) or getattr(doc, "text")
+
+
+def document_tables(doc: Any) -> list[Table]:
+    """`find_tables` on a Document's Simplified view (offsets are clean-text offsets)."""
+    return find_tables(document_text(doc), original=doc.original, offsets=doc.offsets)
+
+
+def cells_for_spans(cells: list[TableCell], spans: Iterable[Any]) -> dict[str, tuple[str, str]]:
+    """Per COUNT span id, the (row header, column header) of the cell it overlaps: what
+    `records.build_facts(table_cells=...)` takes."""
+    out: dict[str, tuple[str, str]] = {}
+    by_start = sorted(cells, key=lambda c: c.start)
+    for span in spans:
+        if getattr(span, "label", "COUNT") != "COUNT" or span.id is None:
+            continue
+        for cell in by_start:
+            if cell.start < span.end and span.start < cell.end:
+                out[span.id] = (cell.row, cell.column)
+                break
+    return out
+
+
+# ----------------------------------------------------------------------------- record fields
+
+
+def _lookup(cells: list[TableCell]) -> dict[tuple[str, str, str], int]:
+    return {(c.table, c.row_key, c.column_key): i for i, c in enumerate(cells)}
+
+
+def _group_total(cells: list[TableCell], at: dict, group: str, column: str, version: str | None) -> tuple[Any, list[int]] | None:
+    """A result group's value in a column: its own cell, else the sum of all its reason rows."""
+    own = at.get(("table3", group, column))
+    if own is not None:
+        return cells[own].value, [own]
+    lay = load_layouts()
+    reasons = [k for (t, k), s in lay.rows.items() if t == "table3" and s.group == group and (version or "2019") in s.versions]
+    if not reasons:
+        return None
+    found = [at.get(("table3", k, column)) for k in reasons]
+    if any(i is None for i in found):
+        return None
+    return _tidy(sum(cells[i].value for i in found)), found
+
+
+def _table3_version(cells: list[TableCell]) -> str | None:
+    return next((c.layout for c in cells if c.table == "table3" and c.layout), None)
+
+
+FIELD_ROWS = {
+    "requests_received": "received",
+    "requests_carried_over": "carried_over",
+    "requests_granted": "granted",
+    "requests_partial": "partial",
+    "requests_denied": "denied",
+    "requests_unavailable": "unavailable",
+    "requests_not_processed": "not_processed",
+}
+
+
+def table_record_fields(cells: list[TableCell]) -> dict[str, tuple[Any, list[int]]]:
+    """SPEC §4 fields from the 总计 column of table 3 and the totals of table 4: field -> (value, cell indices)."""
+    at = _lookup(cells)
+    version = _table3_version(cells)
+    out: dict[str, tuple[Any, list[int]]] = {}
+    for name, row in FIELD_ROWS.items():
+        got = _group_total(cells, at, row, "total", version)
+        if got is not None:
+            out[name] = got
+    recon = at.get(("table4", "cases", "reconsideration.total"))
+    if recon is not None:
+        out["reconsiderations"] = (cells[recon].value, [recon])
+    suits = [at.get(("table4", "cases", k)) for k in ("lawsuit_direct.total", "lawsuit_after.total")]
+    if all(i is not None for i in suits):
+        out["lawsuits"] = (_tidy(sum(cells[i].value for i in suits)), suits)
+    return out
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check(name: str, status: str, values: dict, cells: list[int], message: str) -> dict:
+    return {"check": name, "status": status, "values": values, "cells": sorted(set(cells)), "message": message}
+
+
+def _sum_check(name: str, parts: dict[str, tuple[Any, list[int]] | None], total: tuple[Any, list[int]] | None,
+               total_name: str, what: str) -> dict | None:
+    """parts should add up to total; uncertain when a part or the total is missing."""
+    if total is None and all(p is None for p in parts.values()):
+        return None
+    values = {k: (p[0] if p else None) for k, p in parts.items()}
+    values[total_name] = total[0] if total else None
+    used = [i for p in [*parts.values(), total] if p for i in p[1]]
+    missing = [k for k, v in values.items() if v is None]
+    if missing:
+        return _check(name, "uncertain", values, used, f"{what}: cannot check, no cell for {', '.join(missing)}")
+    total_value = values.pop(total_name)
+    got = _tidy(sum(values.values()))
+    values[total_name] = total_value
+    status = "pass" if abs(got - total_value) < 1e-6 else "fail"
+    return _check(name, status, values, used, f"{what}: {got} {'=' if status == 'pass' else '!='} {total_value}")
+
+
+def table_checks(cells: list[TableCell], tables: list[Table] | None = None) -> list[dict]:
+    """Consistency of the tables (status pass/fail/uncertain, values compared, cell indices),
+    plus an `uncertain` check for every row or table whose layout could not be matched."""
+    checks: list[dict] = []
+    for table in tables or []:
+        for problem in table.problems:
+            checks.append(_check("table_layout", "uncertain", {"table": table.id}, [], problem))
+    at = _lookup(cells)
+    version = _table3_version(cells)
+    lay = load_layouts()
+    if any(c.table == "table3" for c in cells):
+        checks.extend(_table3_checks(cells, at, version, lay))
+    if any(c.table == "table4" for c in cells):
+        checks.extend(_table4_checks(cells, at))
+    return checks
+
+
+def _cell_value(cells: list[TableCell], at: dict, row: str, column: str = "total") -> tuple[Any, list[int]] | None:
+    i = at.get(("table3", row, column))
+    return (cells[i].value, [i]) if i is not None else None
+
+
+def _table3_checks(cells: list[TableCell], at: dict, version: str | None, lay: Layouts) -> list[dict]:
+    out: list[dict] = []
+    groups = ("denied", "unavailable", "not_processed", "other_processing")
+    for group in groups:  # reasons add up to their group, where the group row has its own numbers
+        own = _cell_value(cells, at, group)
+        reasons = [k for (t, k), s in lay.rows.items() if t == "table3" and s.group == group and (version or "2019") in s.versions]
+        if own is None or not reasons:
+            continue
+        parts = {k: _cell_value(cells, at, k) for k in reasons}
+        if all(p is None for p in parts.values()):
+            continue
+        out.append(_sum_check(f"reasons_vs_{group}", parts, own, group, f"table3 {group} reasons add up to the group (总计)"))
+    parts = {k: _group_total(cells, at, k, "total", version) for k in ("granted", "partial", *groups)}
+    check = _sum_check("results_vs_total", parts, _cell_value(cells, at, "total"), "total", "table3 results add up to (七)总计 (总计 column)")
+    if check:
+        out.append(check)
+    left = {"received": _cell_value(cells, at, "received"), "carried_over": _cell_value(cells, at, "carried_over")}
+    right = {"total": _cell_value(cells, at, "total"), "carried_forward": _cell_value(cells, at, "carried_forward")}
+    out.append(_balance(left, right))
+    out.extend(_applicant_checks(cells, at, lay))
+    return [c for c in out if c]
+
+
+def _balance(left: dict, right: dict) -> dict | None:
+    """本年新收 + 上年结转 = 办理结果总计 + 结转下年度 (总计 column)."""
+    if all(v is None for v in [*left.values(), *right.values()]):
+        return None
+    values = {k: (v[0] if v else None) for k, v in {**left, **right}.items()}
+    used = [i for v in [*left.values(), *right.values()] if v for i in v[1]]
+    missing = [k for k, v in values.items() if v is None]
+    what = "table3 本年新收 + 上年结转 = 办理结果总计 + 结转下年度"
+    if missing:
+        return _check("received_vs_handled", "uncertain", values, used, f"{what}: cannot check, no cell for {', '.join(missing)}")
+    a = values["received"] + values["carried_over"]
+    b = values["total"] + values["carried_forward"]
+    status = "pass" if abs(a - b) < 1e-6 else "fail"
+    return _check("received_vs_handled", status, values, used, f"{what}: {_tidy(a)} {'=' if status == 'pass' else '!='} {_tidy(b)}")
+
+
+def _applicant_checks(cells: list[TableCell], at: dict, lay: Layouts) -> list[dict]:
+    """In each full row the six applicant columns add up to 总计; one check for all rows."""
+    rows = sorted({c.row_key for c in cells if c.table == "table3"}, key=lambda k: min(c.start for c in cells if c.row_key == k))
+    failing, used, compared = [], [], 0
+    for key in rows:
+        idx = [at.get(("table3", key, c)) for c in lay.table3_columns]
+        if any(i is None for i in idx):
+            continue
+        compared += 1
+        used.extend(idx)
+        parts = _tidy(sum(cells[i].value for i in idx[:-1]))
+        if abs(parts - cells[idx[-1]].value) > 1e-6:
+            failing.append({"row": lay.rows[("table3", key)].name, "applicants": parts, "total": cells[idx[-1]].value})
+    if not compared:
+        return []
+    status = "fail" if failing else "pass"
+    message = f"table3 applicant columns add up to 总计 in {compared - len(failing)} of {compared} full rows"
+    return [_check("applicants_vs_total", status, {"rows_compared": compared, "failing": failing}, used, message)]
+
+
+def _table4_checks(cells: list[TableCell], at: dict) -> list[dict]:
+    out = []
+    for group in ("reconsideration", "lawsuit_direct", "lawsuit_after"):
+        parts = {k: _t4(cells, at, f"{group}.{k}") for k in ("upheld", "corrected", "other", "pending")}
+        check = _sum_check(f"{group}_vs_total", parts, _t4(cells, at, f"{group}.total"), "total", f"table4 {group} results add up to 总计")
+        if check:
+            out.append(check)
+    return out
+
+
+def _t4(cells: list[TableCell], at: dict, column: str) -> tuple[Any, list[int]] | None:
+    i = at.get(("table4", "cases", column))
+    return (cells[i].value, [i]) if i is not None else None
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_cli(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "tables",
+        help="the national tables of reports: each cell with its row and column headers",
+        description="Find the national tables (2019/2021 format) in reports and print, per report, one JSON "
+        "line with the placed cells, the record fields from the 总计 column and the checks.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")
+    parser.set_defaults(func=run_tables)
+
+
+def run_tables(args: argparse.Namespace) -> int:
+    from .ingest import ReadError, iter_documents
+
+    failed = 0
+    for item in iter_documents(args.inputs, progress=True):
+        if isinstance(item, ReadError):
+            failed += 1
+            print(f"nianbao tables: {item}", file=sys.stderr)
+            continue
+        print(json.dumps(analyse(item), ensure_ascii=False))
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+def analyse(doc: Any) -> dict:
+    """Tables, cells (with original offsets), record fields and checks of one Document."""
+    tables = document_tables(doc)
+    cells = sorted((c for t in tables for c in t.cells), key=lambda c: c.start)
+    out_cells = []
+    for cell in cells:
+        record = cell.to_dict()
+        record["original_start"], record["original_end"] = doc.to_original(cell.start, cell.end)
+        out_cells.append(record)
+    fields = {k: {"value": v, "cells": idx} for k, (v, idx) in table_record_fields(cells).items()}
+    return {
+        "doc_id": doc.doc_id,
+        "tables": [{"id": t.id, "layout": t.layout, "start": t.start, "end": t.end, "cells": len(t.cells)} for t in tables],
+        "cells": out_cells,
+        "fields": fields,
+        "checks": table_checks(cells, tables),
+    }

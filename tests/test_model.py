@@ -1,0 +1,114 @@
+"""Tokenizer alignment, save/load with plain transformers, Tagger predictions and label-set checks."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from nianbao.labels import BIO_TAGS, label2id
+from nianbao.model import (
+    META_FILE,
+    Tagger,
+    align_labels_to_tokens,
+    build_model,
+    build_vocab,
+    make_char_tokenizer,
+    model_version,
+    token_probs_to_char_probs,
+)
+from nianbao.spans import Span, spans_to_bio
+
+TINY = SimpleNamespace(model_name_or_path=None, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                       intermediate_size=64, max_position_embeddings=80, dropout=0.0)
+TEXT = "本年度收到 申请３１２件，其中予以公开\n２００件；電話０７７２。"
+
+
+@pytest.fixture(scope="module")
+def char_dir(tmp_path_factory):
+    """A tiny untrained model saved the way train.py saves one."""
+    import torch
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny")
+    vocab = build_vocab(["本年度收到申请件其中予以公开"], add_common_cjk=False)
+    tok = make_char_tokenizer(vocab)
+    model = build_model(TINY, vocab_size=len(vocab))
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / META_FILE).write_text(json.dumps({"model_version": "test", "max_len": 24, "stride": 6}), encoding="utf-8")
+    return out
+
+
+def test_char_tokenizer_gives_one_token_per_character_after_reload(char_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(char_dir)
+    enc = tok(TEXT, return_offsets_mapping=True)
+    offsets = [tuple(o) for o in enc["offset_mapping"] if o[1] > o[0]]
+    assert offsets == [(i, i + 1) for i in range(len(TEXT))]  # whitespace and unknown chars included
+    assert tok.unk_token_id in enc["input_ids"]  # 電 is not in this vocabulary, still aligned
+
+
+def test_align_labels_through_a_wordpiece_tokenizer():
+    """A pretrained-style tokenizer groups digits and drops spaces; every character still gets a tag."""
+    from transformers import BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("收到申请件") + ["31", "##2"]
+    tok = BertTokenizer(vocab={t: i for i, t in enumerate(vocab)})
+    text = "收到 申请312件"
+    tags = spans_to_bio(len(text), [Span(3, 5, "CATEGORY"), Span(5, 9, "COUNT")])
+    enc = tok(text, return_offsets_mapping=True)
+    offsets = [tuple(o) for o in enc["offset_mapping"]]
+    ids = align_labels_to_tokens(offsets, tags)
+    assert [BIO_TAGS[i] if i >= 0 else None for i in ids] == [None, "O", "O", "B-CATEGORY", "I-CATEGORY", "B-COUNT", "I-COUNT", "I-COUNT", None]
+    probs = np.eye(len(BIO_TAGS))[[max(i, 0) for i in ids]]
+    back = token_probs_to_char_probs(offsets, probs, len(text))
+    assert [BIO_TAGS[i] for i in back.argmax(1)] == tags  # the grouped token "31" spreads as B then I
+
+
+def test_save_load_round_trip_with_plain_transformers(char_dir):
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    model = AutoModelForTokenClassification.from_pretrained(char_dir)
+    assert model.config.label2id == label2id
+    tagger = Tagger.load(char_dir)
+    tok = AutoTokenizer.from_pretrained(char_dir)
+    window = TEXT[:20]
+    with torch.inference_mode():
+        logits = model(**tok(window, return_tensors="pt")).logits[0, 1:-1]
+    expected = torch.softmax(logits, -1).numpy()
+    got = tagger.window_probs([window])[0]
+    assert np.allclose(got, expected, atol=1e-5)
+
+
+def test_predict_covers_long_texts_and_scores_spans(char_dir):
+    tagger = Tagger.load(char_dir)
+    long_text = TEXT * 9  # many windows of 24 characters
+    probs = tagger.predict_probs([long_text, ""])
+    assert probs[0].shape == (len(long_text), len(BIO_TAGS)) and probs[1].shape[0] == 0
+    assert np.allclose(probs[0].sum(1), 1, atol=1e-4)
+    for span in tagger.predict([long_text])[0]:
+        assert 0 <= span.start < span.end <= len(long_text) and 0 < span.score <= 1
+
+
+def test_a_model_with_other_labels_is_refused(char_dir, tmp_path):
+    config = json.loads((char_dir / "config.json").read_text())
+    config["id2label"] = {"0": "O", "1": "B-MONEY", "2": "I-MONEY"}
+    config["label2id"] = {"O": 0, "B-MONEY": 1, "I-MONEY": 2}
+    for f in char_dir.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="differ from the project's"):
+        Tagger.load(tmp_path)
+
+
+def test_model_version_tracks_data_and_config():
+    data = [("a", "h1", [(0, 2, "COUNT")])]
+    v = model_version(data, {"lr": 1})
+    assert v == model_version(list(data), {"lr": 1})
+    assert v != model_version([("a", "h1", [(0, 3, "COUNT")])], {"lr": 1})
+    assert v != model_version(data, {"lr": 2})

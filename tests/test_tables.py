@@ -1,0 +1,325 @@
+"""National tables: real flattened reports, the real Word template filled in here, and
+HTML/PDF tables built here. Real report texts are read from the shared location at run
+time; only header names and short numbers checked by reading the reports appear below."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nianbao import tables as T
+from nianbao.ingest import read_document
+from nianbao.paths import shared_dir
+
+CORPUS = shared_dir() / "corpus" / "texts"
+TEMPLATE = shared_dir() / "external" / "national-template.docx"
+
+
+def _real(doc_id: str):
+    path = CORPUS / f"{doc_id}.txt"
+    if not path.exists():
+        pytest.skip(f"real report {path} not found (set NIANBAO_SHARED to the shared location)")
+    doc = read_document(path)
+    tables = T.document_tables(doc)
+    cells = sorted((c for t in tables for c in t.cells), key=lambda c: c.start)
+    return doc, tables, cells
+
+
+def _grid(cells) -> dict[tuple[str, str], object]:
+    return {(c.row, c.column): c.value for c in cells}
+
+
+def _offsets_hold(doc, cells) -> None:
+    text = T.document_text(doc)
+    for c in cells:
+        assert text[c.start : c.end] == c.text
+        start, end = doc.to_original(c.start, c.end)
+        assert doc.original[start:end].replace(" ", "") == c.text.replace(" ", "")
+
+
+# ----------------------------------------------------------------------------- real shapes
+
+
+def test_pipe_rows_2019_layout():
+    """Cells joined by ' | ' on one line, 2019 headers split by a space (本年新 制作数量)."""
+    doc, tables, cells = _real("c101")
+    assert tables[0].id == "table2" and tables[0].layout == "2019"
+    grid = _grid(cells)
+    assert grid[("规范性文件", "本年新制作数量")] == 11
+    assert grid[("规范性文件", "对外公开总数量")] == 119
+    assert grid[("规章", "对外公开总数量")] == 3
+    _offsets_hold(doc, cells)
+
+
+def test_pipe_rows_with_leading_bar_and_padding():
+    """Rows opened by '| ' and padded with '| ||'; table 3 gives the record fields."""
+    doc, tables, cells = _real("c108")
+    assert [t.layout for t in tables if t.id == "table2"] == ["2021"]
+    grid = _grid(cells)
+    assert grid[("本年新收政府信息公开申请数量", "自然人")] == 3
+    assert grid[("本年新收政府信息公开申请数量", "商业企业")] == 0
+    fields = T.table_record_fields(cells)
+    assert fields["requests_received"][0] == 3
+    assert fields["requests_carried_over"][0] == 0
+    assert cells[fields["requests_received"][1][0]].column == "总计"
+    _offsets_hold(doc, cells)
+
+
+def test_one_cell_per_line_ending_in_bar_with_signed_changes():
+    doc, tables, cells = _real("c116")
+    grid = _grid(cells)
+    assert grid[("行政许可", "处理决定数量")] == 776
+    assert grid[("行政许可", "本年增/减")] == 21
+    assert grid[("行政处罚", "上一年项目数量")] == 34
+    assert grid[("行政处罚", "处理决定数量")] == 29
+
+
+def test_one_cell_per_line_with_lone_bar_lines_and_unit_in_cell():
+    doc, tables, cells = _real("c113")
+    grid = _grid(cells)
+    assert grid[("规范性文件", "本年新制作数量")] == 30
+    assert grid[("政府集中采购", "采购项目数量")] == 8
+    amount = next(c for c in cells if c.column == "采购总金额")
+    assert amount.text.endswith("万元") and amount.unit == "元" and amount.value == 1605964
+
+
+def test_rows_opened_by_lone_bar_and_an_empty_cell_that_cannot_be_placed():
+    doc, tables, cells = _real("c118")
+    grid = _grid(cells)
+    assert [grid[("行政规范性文件", c)] for c in ("本年制发件数", "本年废止件数", "现行有效件数")] == [5, 12, 8]
+    assert not any(c.row == "规章" for c in cells), "a row with an empty cell in unknown position is not guessed"
+    checks = T.table_checks(cells, tables)
+    assert any(c["status"] == "uncertain" and "规章" in c["message"] for c in checks)
+    assert T.table_record_fields(cells)["requests_received"][0] == 8
+
+
+def test_blank_line_separated_cells():
+    doc, tables, cells = _real("c130")
+    grid = _grid(cells)
+    assert [grid[("规范性文件", c)] for c in ("本年新制作数量", "本年新公开数量", "对外公开总数量")] == [64, 24, 24]
+    assert grid[("政府集中采购", "采购项目数量")] == 2
+
+
+def test_blank_line_runs_stand_for_empty_cells():
+    """Only 总计 is filled; the six empty cells survive as extra blank lines in the original."""
+    doc, tables, cells = _real("c129")
+    received = [c for c in cells if c.row == "本年新收政府信息公开申请数量"]
+    assert [(c.column, c.value) for c in received] == [("总计", 0)]
+
+
+def test_empty_cells_dropped_gives_uncertain_not_a_guess():
+    doc, tables, cells = _real("c115")
+    assert cells == []
+    checks = T.table_checks(cells, tables)
+    assert checks and all(c["status"] == "uncertain" for c in checks)
+
+
+def test_guidance_inside_header_cells():
+    doc, tables, cells = _real("c128")
+    grid = _grid(cells)
+    assert grid[("规范性文件", "本年新制作数量")] == 87
+    assert grid[("规范性文件", "本年新公开数量")] == 0
+
+
+def test_fee_in_ten_thousand_yuan():
+    doc, tables, cells = _real("c123")
+    fee = next(c for c in cells if c.row == "行政事业性收费")
+    assert (fee.text, fee.value, fee.unit) == ("20.3", 203000, "元")
+
+
+# ----------------------------------------------------------------------------- Word template
+
+
+def _docx_fill(path: Path):
+    """Fill every empty value cell of the template with a distinct number; return what each
+    number should map to: (table id, row label, column header parts)."""
+    import docx
+
+    if not TEMPLATE.exists():
+        pytest.skip(f"Word template {TEMPLATE} not found")
+    document = docx.Document(str(TEMPLATE))
+    expected: dict[int, tuple[str, str, tuple[str, ...]]] = {}
+    number = 100
+    for t_index, table in enumerate(document.tables):
+        tid = ("table2", "table3", "table4")[t_index]
+        header: list[str] = []
+        grid = [[c for c in row.cells] for row in table.rows]
+        for r, cells in enumerate(grid):
+            texts = [c.text.strip() for c in cells]
+            if tid == "table2" and texts[0] == "信息内容":
+                header = texts
+                continue
+            if tid == "table3" and r < 3 or tid == "table4" and r < 3:
+                continue
+            labels = [x for x in dict.fromkeys(texts) if x]
+            seen = set()
+            for col, cell in enumerate(cells):
+                if cell._tc in seen or cell.text.strip():
+                    seen.add(cell._tc)
+                    continue
+                seen.add(cell._tc)
+                if tid == "table2" and (not header or col >= len(header) or not header[col]):
+                    continue
+                if tid == "table2":
+                    column = (header[col],)
+                elif tid == "table3":
+                    column = (grid[2][col].text,)
+                else:
+                    column = (grid[0][col].text, grid[1][col].text, grid[2][col].text)
+                number += 1
+                cell.text = str(number)
+                expected[number] = (tid, labels[-1] if labels else "", column)
+    document.save(str(path))
+    return expected
+
+
+def test_word_template_cells_map_to_their_row_and_column(tmp_path):
+    path = tmp_path / "filled.docx"
+    expected = _docx_fill(path)
+    doc = read_document(path)
+    tables = T.document_tables(doc)
+    cells = {int(c.text): c for t in tables for c in t.cells}  # keyed by the number written (万元 cells are scaled)
+    assert len(expected) == 10 + 25 * 7 + 15  # the template's value cells: tables 2, 3 and 4
+    wrong = []
+    for number, (tid, row_label, column) in expected.items():
+        cell = cells.get(number)
+        if cell is None:
+            wrong.append((number, tid, row_label, "missing"))
+            continue
+        row_ok = T._core(cell.row.split("/")[-1]) == T._core(row_label) or tid == "table4"
+        col_parts = [T._core(p) for p in cell.column.split("/")]
+        want = [T._core(p) for p in column]
+        col_ok = col_parts[-1] == want[-1] and (tid != "table4" or (col_parts[0] == want[0] and col_parts[1] in (want[1], want[0])))
+        if cell.table != tid or not (row_ok and col_ok):
+            wrong.append((number, tid, row_label, column, cell.row, cell.column))
+    assert not wrong, wrong
+    assert len(cells) == len(expected)
+    fields = T.table_record_fields(sorted(cells.values(), key=lambda c: c.start))
+    assert set(fields) >= {"requests_received", "requests_denied", "requests_unavailable", "requests_not_processed", "reconsiderations", "lawsuits"}
+
+
+# ----------------------------------------------------------------------------- HTML and PDF
+
+
+TABLE3_ROWS = [
+    ("一、本年新收政府信息公开申请数量", [3, 1, 0, 0, 0, 0, 4]),
+    ("二、上年结转政府信息公开申请数量", [1, 0, 0, 0, 0, 0, 1]),
+    ("（一）予以公开", [2, 0, 0, 0, 0, 0, 2]),
+    ("（二）部分公开", [0, 1, 0, 0, 0, 0, 1]),
+    ("1.属于国家秘密", [0, 0, 0, 0, 0, 0, 0]),
+    ("1.本机关不掌握相关政府信息", [1, 0, 0, 0, 0, 0, 1]),
+    ("2.没有现成信息需要另行制作", [0, 0, 0, 0, 0, 0, 0]),
+    ("3.补正后申请内容仍不明确", [0, 0, 0, 0, 0, 0, 0]),
+    ("（七）总计", [3, 1, 0, 0, 0, 0, 4]),
+    ("四、结转下年度继续办理", [1, 0, 0, 0, 0, 0, 1]),
+]
+
+
+def _html(rows, total_override=None) -> str:
+    def cell(v):
+        return "<td></td>" if v is None else f"<td>{v}</td>"
+
+    body = ["<tr><td>自然人</td><td>商业企业</td><td>科研机构</td><td>社会公益组织</td><td>法律服务机构</td><td>其他</td><td>总计</td></tr>"]
+    for label, values in rows:
+        if label == "（七）总计" and total_override is not None:
+            values = values[:-1] + [total_override]
+        body.append(f"<tr><td>{label}</td>{''.join(cell(v) for v in values)}</tr>")
+    return ("<html><body><p>三、收到和处理政府信息公开申请情况</p><table>" + "".join(body)
+            + "</table><p>四、政府信息公开行政复议、行政诉讼情况</p><table>"
+            + "<tr><td>行政复议</td><td>行政诉讼</td></tr><tr>" + "".join(f"<td>{v}</td>" for v in [1, 0, 0, 0, 1, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0])
+            + "</tr></table></body></html>")
+
+
+def test_html_table_fields_and_checks(tmp_path):
+    path = tmp_path / "report.html"
+    path.write_text(_html(TABLE3_ROWS), encoding="utf-8")
+    cells = T.document_tables(read_document(path))
+    cells = sorted((c for t in cells for c in t.cells), key=lambda c: c.start)
+    fields = {k: v for k, (v, _) in T.table_record_fields(cells).items()}
+    assert fields["requests_received"] == 4 and fields["requests_granted"] == 2
+    assert fields["requests_unavailable"] == 1
+    assert "requests_denied" not in fields, "only 1 of the 8 denial reasons is present: no sum"
+    assert fields["reconsiderations"] == 1 and fields["lawsuits"] == 2
+    checks = {c["check"]: c for c in T.table_checks(cells)}
+    assert checks["received_vs_handled"]["status"] == "pass"
+    assert checks["applicants_vs_total"]["status"] == "pass"
+    assert checks["reconsideration_vs_total"]["status"] == "pass"
+    assert checks["lawsuit_direct_vs_total"]["status"] == "fail"  # 0+0+0+0 != 2 as written above
+    assert checks["results_vs_total"]["status"] == "uncertain"
+
+
+def test_html_table_balance_fails_when_numbers_disagree(tmp_path):
+    path = tmp_path / "report.html"
+    path.write_text(_html(TABLE3_ROWS, total_override=9), encoding="utf-8")
+    tables = T.document_tables(read_document(path))
+    cells = sorted((c for t in tables for c in t.cells), key=lambda c: c.start)
+    check = next(c for c in T.table_checks(cells) if c["check"] == "received_vs_handled")
+    assert check["status"] == "fail" and check["values"]["total"] == 9
+    assert all(cells[i].table == "table3" for i in check["cells"])
+
+
+def test_pdf_table_with_spaces_in_cells(tmp_path):
+    """A PDF drawn with reportlab: cells separated by spaces, a number and its unit apart."""
+    pytest.importorskip("reportlab")
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    path = tmp_path / "report.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("STSong-Light", 10)
+    lines = [
+        [("二、主动公开政府信息情况", 40)],
+        [("信息内容", 40), ("本年制发件数", 160), ("本年废止件数", 260), ("现行有效件数", 360)],
+        [("规章", 40), ("1", 160), ("0", 260), ("4", 360)],
+        [("行政规范性", 40), ("7", 160), ("2", 260), ("35", 360)],
+        [("文件", 40)],
+        [("信息内容", 40), ("本年处理决定数量", 160)],
+        [("行政许可", 40), ("5500 余件", 160)],
+    ]
+    y = 780
+    for line in lines:
+        for text, x in line:
+            pdf.drawString(x, y, text)
+        y -= 18
+    pdf.save()
+    doc = read_document(path)
+    tables = T.document_tables(doc)
+    cells = [c for t in tables for c in t.cells]
+    grid = _grid(cells)
+    assert tables[0].layout == "2021"
+    assert [grid[("规章", c)] for c in ("本年制发件数", "本年废止件数", "现行有效件数")] == [1, 0, 4]
+    assert [grid[("行政规范性文件", c)] for c in ("本年制发件数", "本年废止件数", "现行有效件数")] == [7, 2, 35]
+    permit = next(c for c in cells if c.row == "行政许可")
+    assert permit.value == 5500 and permit.approx and permit.unit == "件"
+
+
+# ----------------------------------------------------------------------------- layout matching
+
+
+def test_unknown_layout_is_uncertain_not_guessed():
+    text = "第二十条第(一)项\n规章\n1\n2\n"
+    tables = T.find_tables(text)
+    assert tables and not tables[0].cells
+    checks = T.table_checks([], tables)
+    assert checks and checks[0]["status"] == "uncertain"
+
+
+def test_tab_separated_rows_and_group_totals():
+    rows = [
+        ("三、本年度办理结果\t（三）不予公开", [1, 0, 0, 0, 0, 0, 1]),
+        ("1.属于国家秘密", [1, 0, 0, 0, 0, 0, 1]),
+        *[(f"{i}.{name}", [0] * 7) for i, name in enumerate(
+            ["其他法律行政法规禁止公开", "危及“三安全一稳定”", "保护第三方合法权益", "属于三类内部事务信息",
+             "属于四类过程性信息", "属于行政执法案卷", "属于行政查询事项"], start=2)],
+    ]
+    text = "\n".join(label + "\t" + "\t".join(map(str, v)) for label, v in rows)
+    cells = T.table_cells(text)
+    assert len(cells) == 9 * 7
+    fields = T.table_record_fields(cells)
+    assert fields["requests_denied"][0] == 1
+    check = next(c for c in T.table_checks(cells) if c["check"] == "reasons_vs_denied")
+    assert check["status"] == "pass"
