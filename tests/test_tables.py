@@ -227,7 +227,7 @@ def _html(rows, total_override=None) -> str:
         body.append(f"<tr><td>{label}</td>{''.join(cell(v) for v in values)}</tr>")
     return ("<html><body><p>三、收到和处理政府信息公开申请情况</p><table>" + "".join(body)
             + "</table><p>四、政府信息公开行政复议、行政诉讼情况</p><table>"
-            + "<tr><td>行政复议</td><td>行政诉讼</td></tr><tr>" + "".join(f"<td>{v}</td>" for v in [1, 0, 0, 0, 1, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0])
+            + "<tr><td>行政复议</td><td>行政诉讼</td></tr><tr>" + "".join(f"<td>{v}</td>" for v in [1, 0, 0, 0, 1, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0])
             + "</tr></table></body></html>")
 
 
@@ -245,7 +245,7 @@ def test_html_table_fields_and_checks(tmp_path):
     assert checks["received_vs_handled"]["status"] == "pass"
     assert checks["applicants_vs_total"]["status"] == "pass"
     assert checks["reconsideration_vs_total"]["status"] == "pass"
-    assert checks["lawsuit_direct_vs_total"]["status"] == "fail"  # 0+0+0+0 != 2 as written above
+    assert checks["lawsuit_direct_vs_total"]["status"] == "fail"  # 0+0+0+1 != 2 as written above
     assert checks["results_vs_total"]["status"] == "uncertain"
 
 
