@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES = (
     "nianbao.ingest",
     "nianbao.rules",
+    "nianbao.tables",
     "nianbao.studio",
     "nianbao.standoff",
     "nianbao.dataset",

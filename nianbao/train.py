@@ -56,7 +56,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    annotations: str = "annotations/*.jsonl"  # glob, relative to the project root
+    annotations: str = "annotations/corpus.jsonl"  # stand-off file(s), a glob relative to the project root
     split_file: str = "annotations/split.json"
     shared_dir: str | None = None  # where real report texts live (see nianbao.paths)
     synth_ratio: float = 1.5  # synthetic reports per real training report (train only)

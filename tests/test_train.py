@@ -142,8 +142,8 @@ def test_pretrained_encoder_by_path(tmp_path, stand_in):
 
 
 def test_real_annotations_load_when_present():
-    if not glob.glob(str(PROJECT_ROOT / "annotations" / "*.jsonl")):
-        pytest.skip("no annotations/*.jsonl yet")
+    if not (PROJECT_ROOT / "annotations" / "corpus.jsonl").exists():
+        pytest.skip("no annotations/corpus.jsonl yet")
     if not (shared_dir() / "corpus").exists():
         pytest.skip(f"shared location {shared_dir()} missing")
     from nianbao.train import DataConfig, load_real_docs, load_split, split_docs
