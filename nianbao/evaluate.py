@@ -9,6 +9,9 @@ some fields: only what gold states is scored.
 - Facts: per report, predicted and gold facts are compared as multisets of keys; P/R/F1 are
   micro-averaged over the reports whose gold has `facts`. Two keys: `value` (the number
   alone) and `value+category+outcome` (the whole fact).
+- Gold facts: gold records written by hand hold no facts; `--gold-annotations` derives them
+  from the gold span annotation (every gold COUNT with its gold links), through the same
+  fact builder the predictions use, so the fact scores measure tagging and linking.
 - Record fields: for each report and each SPEC §4 field present in its gold record, the
   prediction is right when it equals the gold value (null = null counts; 1.0 = 1). A
   report missing from the predictions counts as all-null with no facts.
@@ -116,6 +119,22 @@ def evaluate(gold: dict[str, dict], preds: dict[str, dict[str, dict]]) -> dict[s
                    "reports": len(gold), "predicted": sum(d in pred for d in gold)} for name, pred in preds.items()}
 
 
+def gold_facts_from_annotations(paths: Iterable[str | Path], doc_ids: set[str]) -> dict[str, list[dict]]:
+    """doc_id -> facts of the gold annotation (SPEC §3), for the reports in `doc_ids`."""
+    from .ingest import read_document
+    from .paths import doc_path
+    from .records import build_facts
+    from .standoff import load_annotated
+
+    facts: dict[str, list[dict]] = {}
+    for annotated in load_annotated(list(paths)):
+        if annotated.doc_id not in doc_ids:
+            continue
+        doc = read_document(doc_path(annotated.doc_id))
+        facts[annotated.doc_id] = build_facts(doc, annotated.annotation.spans, annotated.annotation.relations)
+    return facts
+
+
 def parse_pred_args(items: Iterable[str]) -> dict[str, Path]:
     """`NAME=PATH` or `PATH` (named after its folder) -> name -> path."""
     out: dict[str, Path] = {}
@@ -149,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
             keep = load_subset(args.split, args.subset)
             gold = {d: r for d, r in gold.items() if d in keep}
         preds = {name: load_records(path) for name, path in parse_pred_args(args.pred).items()}
+        if args.gold_annotations:
+            for doc_id, facts in gold_facts_from_annotations(args.gold_annotations, set(gold)).items():
+                gold[doc_id] = {**gold[doc_id], "facts": facts}
     except (OSError, ValueError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 2
@@ -165,6 +187,8 @@ def add_cli(subparsers) -> None:
                                    description=__doc__.splitlines()[0])
     parser.add_argument("--gold", required=True, help="gold records JSONL (e.g. annotations/records.jsonl)")
     parser.add_argument("--pred", required=True, action="append", help="NAME=records.jsonl or records.jsonl; repeat to compare")
+    parser.add_argument("--gold-annotations", action="append",
+                        help="stand-off annotations (e.g. annotations/corpus.jsonl) to derive gold facts from; repeatable")
     parser.add_argument("--split", help="split file (e.g. annotations/split.json) to restrict the gold reports")
     parser.add_argument("--subset", default="test", help="subset of the split (default: test)")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")

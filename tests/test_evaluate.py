@@ -64,3 +64,23 @@ def test_a_broken_line_names_the_file_and_line(tmp_path):
     bad.write_text('{"doc_id": "a"}\n{not json\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad.jsonl:2"):
         load_records(bad)
+
+
+def test_gold_facts_come_from_every_gold_count_of_the_annotation():
+    from nianbao.evaluate import gold_facts_from_annotations
+    from nianbao.ingest import read_document
+    from nianbao.paths import PROJECT_ROOT, doc_path, shared_dir
+    from nianbao.standoff import load_annotated
+
+    corpus = PROJECT_ROOT / "annotations" / "corpus.jsonl"
+    if not (shared_dir() / "corpus").exists():
+        pytest.skip(f"real reports not found under {shared_dir()}")
+    annotated = {d.doc_id: d for d in load_annotated([corpus]) if d.doc_id in {"c121", "c129"}}
+    facts = gold_facts_from_annotations([corpus], {"c121", "c129"})
+    for doc_id, doc_facts in facts.items():
+        counts = [s for s in annotated[doc_id].annotation.spans if s.label == "COUNT"]
+        assert len(doc_facts) == len(counts)
+        original = read_document(doc_path(doc_id)).original
+        assert all(original[f["start"] : f["end"]] == f["count_text"] for f in doc_facts)
+    # a linked gold count carries its gold category: 658 requests received in c121
+    assert any(f["value"] == 658 and f["category"] == "requests" for f in facts["c121"])
