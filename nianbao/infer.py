@@ -417,6 +417,11 @@ def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iter
     batches = _batches(jobs, max(1, args.batch_size))
     bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=None, file=sys.stderr)
     try:
+        if getattr(args, "engine", "local") == "ray":  # Ray Data actors instead of local processes
+            from .ray_engine import ray_results
+
+            yield from _with_bar([ray_results(args, jobs, model_dir)], bar)
+            return
         if args.workers <= 1 or len(batches) <= 1:
             if args.backend == "model":
                 import torch
@@ -459,6 +464,12 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--backend", choices=("model", "rules"), default="model", help="model (default) or rules (no model needed)")
     parser.add_argument("--batch-size", type=int, default=16, help="reports per batch (default 16)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local (default) or ray: run on a Ray cluster (pip install nianbao[ray]; docs/RAY.md)")
+    parser.add_argument("--address", default=None,
+                        help="with --engine ray: cluster to join (auto, ray://HOST:PORT); default: start Ray on this machine")
+    parser.add_argument("--num-cpus", type=int, default=None,
+                        help="with --engine ray: CPUs to use, one single-CPU worker each (default: all of the cluster's)")
     return parser
 
 

@@ -342,16 +342,23 @@ def compute_checks(facts: list[dict], fields: dict, sources: dict, pools: dict) 
     return [c for c in checks if c] + check_stated_twice(pools, facts) + check_text_vs_table(pools, facts)
 
 
-def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str, model_version: str) -> dict:
-    """The SPEC §4 record of one report, with sources, checks, the input's sha256 and model version."""
+def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str, model_version: str,
+                 tables: "TableEvidence | None" = None) -> dict:
+    """The SPEC §4 record of one report, with sources, checks, the input's sha256 and model version.
+
+    With `tables` (the national tables read by `nianbao.tables`), the fields the tables give
+    come from their 总计 cells and the tables' own checks join the record's."""
     fields, sources, pools = fill_fields(facts)
+    checks = compute_checks(facts, fields, sources, pools)
+    if tables is not None:
+        checks = apply_tables(tables, facts, fields, sources, pools, checks)
     record: dict[str, Any] = {
         "doc_id": doc.doc_id,
         "source": str(doc.source),
         "agency": getattr(doc, "agency", None),
         "year": getattr(doc, "year", None),
         **fields,
-        "checks": compute_checks(facts, fields, sources, pools),
+        "checks": checks,
         "sources": sources,
         "facts": facts,
         "spans": spans,
