@@ -28,7 +28,7 @@ def measure(cfg: Config, steps: int, batch_size: int) -> float:
     vocab = build_vocab(d.text for d in docs)
     tok = make_char_tokenizer(vocab)
     model = build_model(cfg.model, vocab_size=len(vocab))
-    examples = make_examples(docs, tok, cfg.window, cfg.window.max_len + 2)
+    examples = make_examples(docs, tok, cfg.window, cfg.window.max_len + 2, cfg.model.rule_features)
     examples.sort(key=lambda e: -len(e["input_ids"]))  # full windows: the worst case
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()

@@ -33,7 +33,7 @@ from typing import Any, Iterable, Iterator, Protocol
 
 from .linking import ensure_ids, link
 from .paths import PROJECT_ROOT
-from .records import build_facts, build_record
+from .records import build_facts, build_record, read_tables
 from .spans import Span
 
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "runs" / "default"
@@ -179,8 +179,9 @@ def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str) -> 
     text = doc.simplified
     spans = ensure_ids(snap_spans(text, [s for s in spans if s.end > s.start]))
     relations = link(text, spans)
-    facts = build_facts(doc, spans, relations, text=text)
-    return build_record(doc, facts, spans_for_record(doc, spans), sha256=sha256, model_version=model_version)
+    tables = read_tables(doc)  # the table structure decides the links of table cells
+    facts = build_facts(doc, spans, relations, text=text, tables=tables)
+    return build_record(doc, facts, spans_for_record(doc, spans), sha256=sha256, model_version=model_version, tables=tables)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import argparse
 import codecs
 import glob
 import json
+import re
 import sys
 from array import array
 from dataclasses import dataclass, field
@@ -233,7 +234,7 @@ def read_pdf(path: Path) -> tuple[str, str]:
     try:
         with pdfplumber.open(str(path)) as pdf:
             for page in pdf.pages:
-                pages.append(page.extract_text() or "")
+                pages.append(_pdf_page_text(page))
                 page.flush_cache()
     except ReadError:
         raise
@@ -245,6 +246,48 @@ def read_pdf(path: Path) -> tuple[str, str]:
     if not text.strip():
         raise ReadError(path, "PDF has no text layer (scanned?); OCR is not done here")
     return text, "pdf"
+
+
+def _pdf_page_text(page) -> str:
+    """One page: its ruled tables as `| a | b | |` rows (empty cells kept, as the Word reader
+    writes them) and the rest of the text as pdfplumber lays it out, in reading order."""
+    tables = sorted(page.find_tables(), key=lambda t: t.bbox[1])
+    if not tables:
+        return page.extract_text() or ""
+    boxes = [t.bbox for t in tables]
+    parts, top = [], None
+    for table in tables:
+        parts.append(_pdf_text_between(page, boxes, top, table.bbox[3]))
+        parts.extend(_pdf_table_rows(table.extract()))
+        top = table.bbox[3]
+    parts.append(_pdf_text_between(page, boxes, top, None))
+    return "\n".join(p for p in parts if p)
+
+
+def _pdf_text_between(page, boxes: list[tuple], top: float | None, bottom: float | None) -> str:
+    """Text whose centre lies in the band [top, bottom) and outside every table box."""
+    def keep(obj) -> bool:
+        if "x0" not in obj or "top" not in obj:
+            return True
+        x, y = (obj["x0"] + obj["x1"]) / 2, (obj["top"] + obj["bottom"]) / 2
+        if (top is not None and y < top) or (bottom is not None and y >= bottom):
+            return False
+        return not any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes)
+
+    return page.filter(keep).extract_text() or ""
+
+
+_CJK_BREAK = re.compile(r"(?<=[\u3400-\u9fff])\s*\n\s*(?=[\u3400-\u9fff])")
+
+
+def _pdf_table_rows(rows: list[list[str | None]]) -> list[str]:
+    """`| a | b | |` lines; a header wrapped inside its cell (`商业企` / `业`) is joined back."""
+    out = []
+    for row in rows:
+        cells = [_CJK_BREAK.sub("", cell or "").replace("\n", " ").strip() for cell in row]
+        if any(cells):
+            out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 READERS = {

@@ -7,6 +7,13 @@ character, whitespace kept as `▁`), so `AutoTokenizer.from_pretrained(dir)` an
 project code. (`BertTokenizerFast` in transformers 5 rebuilds its own pre-tokenizer on load,
 which groups digits into words and drops whitespace; a character tagger cannot use that.)
 
+Rule features: with `rule_features` on (the default config), the rule pre-annotator's tag of
+each character is a second input, fed through BERT's token-type embeddings (one type per BIO
+tag). The model then learns where the annotators differ from the rules instead of learning
+numerals from scratch on a few dozen reports. The flag is stored in config.json
+(`nianbao_rule_features`); a plain `AutoModelForTokenClassification` still loads the model,
+and a caller passes `token_type_ids` from `rule_tag_ids` (all zeros = "no rule tag").
+
 Pretrained encoders keep their own tokenizers; labels and predictions go between characters
 and tokens through the fast tokenizer's offset mapping in `align_labels_to_tokens` and
 `token_probs_to_char_probs`, so every character gets a tag whatever the tokenizer does.
@@ -128,6 +135,25 @@ def load_tokenizer(path: str | Path) -> "PreTrainedTokenizerFast":
 # --------------------------------------------------------------------------- model
 
 
+def uses_rule_features(config: Any) -> bool:
+    """Whether a model was trained with the rule pre-annotator's tags as token types."""
+    return bool(getattr(config, "nianbao_rule_features", False))
+
+
+def rule_tag_ids(text: str) -> np.ndarray:
+    """The rule pre-annotator's BIO tag id for every character of `text` (0 = O)."""
+    from .rules import annotate
+    from .spans import spans_to_bio
+
+    tags = spans_to_bio(len(text), annotate(text).spans)
+    return np.fromiter((label2id[t] for t in tags), dtype=np.int64, count=len(tags))
+
+
+def token_type_ids_for(offsets: Sequence[tuple[int, int]], char_type_ids: Sequence[int]) -> list[int]:
+    """Per-token type ids from per-character ones: a token takes its first character's id."""
+    return [int(char_type_ids[start]) if end > start else 0 for start, end in offsets]
+
+
 def build_model(cfg: Any, vocab_size: int | None = None) -> "PreTrainedModel":
     """A token classifier with the project's labels: from `cfg.model_name_or_path`, or a fresh BertConfig.
 
@@ -142,6 +168,7 @@ def build_model(cfg: Any, vocab_size: int | None = None) -> "PreTrainedModel":
         )
     if vocab_size is None:
         raise ValueError("building a model from a config needs the vocabulary size")
+    rule_features = bool(getattr(cfg, "rule_features", False))
     config = BertConfig(
         vocab_size=vocab_size,
         hidden_size=cfg.hidden_size,
@@ -151,8 +178,9 @@ def build_model(cfg: Any, vocab_size: int | None = None) -> "PreTrainedModel":
         max_position_embeddings=cfg.max_position_embeddings,
         hidden_dropout_prob=cfg.dropout,
         attention_probs_dropout_prob=cfg.dropout,
-        type_vocab_size=1,
+        type_vocab_size=len(BIO_TAGS) if rule_features else 1,
         pad_token_id=0,
+        nianbao_rule_features=rule_features,
         **labels,
     )
     return BertForTokenClassification(config)
@@ -270,9 +298,18 @@ class Tagger:
             device=device,
         )
 
-    def window_probs(self, windows_text: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
-        """Per-character probabilities for each window text: the bare forward pass, batched."""
+    def window_probs(
+        self, windows_text: Sequence[str], batch_size: int = 32, windows_rule_ids: Sequence[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        """Per-character probabilities for each window text: the bare forward pass, batched.
+
+        A model trained with rule features needs `windows_rule_ids` (per-character rule tag ids
+        of each window, see `rule_tag_ids`); they are computed here when not given.
+        """
         import torch
+
+        if uses_rule_features(self.model.config) and windows_rule_ids is None:
+            windows_rule_ids = [rule_tag_ids(t) for t in windows_text]
 
         max_tokens = min(self.max_len + 2, int(self.model.config.max_position_embeddings))
         out: list[np.ndarray] = []
@@ -284,6 +321,12 @@ class Tagger:
                 batch_texts = [windows_text[i] for i in idx]
                 enc = encode_texts(self.tokenizer, batch_texts, max_tokens)
                 inputs = {k: torch.as_tensor(enc[k], device=self.device) for k in ("input_ids", "attention_mask")}
+                if windows_rule_ids is not None:
+                    types = np.zeros_like(enc["input_ids"])
+                    for row, i in enumerate(idx):
+                        row_types = token_type_ids_for([tuple(o) for o in enc["offset_mapping"][row]], windows_rule_ids[i])
+                        types[row, : len(row_types)] = row_types
+                    inputs["token_type_ids"] = torch.as_tensor(types, device=self.device)
                 probs = torch.softmax(self.model(**inputs).logits.float(), dim=-1).cpu().numpy()
                 for row, i in enumerate(idx):
                     offsets = [tuple(o) for o in enc["offset_mapping"][row]]
@@ -296,7 +339,11 @@ class Tagger:
         views = [simplified(t) for t in texts]
         all_windows = [make_windows(v, self.max_len, self.stride) if v else [] for v in views]
         flat = [v[s:e] for v, ws in zip(views, all_windows) for s, e in ws]
-        flat_probs = self.window_probs(flat, batch_size=batch_size)
+        flat_rules = None
+        if uses_rule_features(self.model.config):  # rules see the whole report, then are cut like the text
+            doc_rules = [rule_tag_ids(t) for t in texts]
+            flat_rules = [r[s:e] for r, ws in zip(doc_rules, all_windows) for s, e in ws]
+        flat_probs = self.window_probs(flat, batch_size=batch_size, windows_rule_ids=flat_rules)
         out, k = [], 0
         for view, ws in zip(views, all_windows):
             out.append(stitch(len(view), ws, flat_probs[k : k + len(ws)]) if ws else np.zeros((0, len(BIO_TAGS))))
@@ -308,11 +355,48 @@ class Tagger:
         return [probs_to_spans(p) for p in self.predict_probs(texts, batch_size=batch_size)]
 
 
+def allowed_transitions() -> np.ndarray:
+    """allowed[i, j]: tag j may follow tag i under BIO (I-X only after B-X or I-X)."""
+    allowed = np.ones((len(BIO_TAGS), len(BIO_TAGS)), dtype=bool)
+    for j, tag in enumerate(BIO_TAGS):
+        if tag.startswith("I-"):
+            label = tag[2:]
+            allowed[:, j] = False
+            allowed[label2id[f"B-{label}"], j] = allowed[label2id[f"I-{label}"], j] = True
+    return allowed
+
+
+_ALLOWED = allowed_transitions()
+_START_ALLOWED = np.array([not t.startswith("I-") for t in BIO_TAGS])
+
+
+def viterbi_tags(probs: np.ndarray) -> np.ndarray:
+    """The most probable tag sequence that is valid BIO, from independent per-character probabilities.
+
+    Per-character argmax breaks an uncertain span into pieces (`I` after `O`); the best valid
+    path decides each span as a whole instead.
+    """
+    n, k = probs.shape
+    logp = np.log(np.clip(probs, 1e-9, 1.0))
+    penalty = np.where(_ALLOWED, 0.0, -np.inf)
+    score = np.where(_START_ALLOWED, logp[0], -np.inf)
+    back = np.zeros((n, k), dtype=np.int64)
+    for i in range(1, n):
+        cand = score[:, None] + penalty  # previous tag x next tag
+        back[i] = cand.argmax(axis=0)
+        score = cand[back[i], np.arange(k)] + logp[i]
+    tags = np.empty(n, dtype=np.int64)
+    tags[-1] = int(score.argmax())
+    for i in range(n - 1, 0, -1):
+        tags[i - 1] = back[i, tags[i]]
+    return tags
+
+
 def probs_to_spans(probs: np.ndarray) -> list[Span]:
-    """Decode per-character probabilities into spans (argmax tags, BIO repair, mean scores)."""
+    """Decode per-character probabilities into spans (best valid BIO path, mean scores)."""
     if len(probs) == 0:
         return []
-    best = probs.argmax(axis=1)
+    best = viterbi_tags(probs)
     tags = [id2label[int(i)] for i in best]
     scores = probs[np.arange(len(best)), best].tolist()
     return bio_to_spans(tags, scores)

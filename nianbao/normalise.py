@@ -138,14 +138,26 @@ def _is_pinyin(body: str, tone_digit: str) -> bool:
     return _SYLLABLE.fullmatch(plain) is not None
 
 
+# A gloss whose character was lost to mojibake: after a placeholder (`?`, `^`, U+FFFD) comes a
+# tone-MARKED syllable, sometimes with its opening parenthesis lost too (`?yún)^(qū)`). Only
+# tone marks count here (a digit after `?` could be anything), which keeps it safe.
+_BROKEN_GLOSS = re.compile(f"(?<=[?？^\ufffd])([(（]?([a-zA-Z{_TONE_VOWELS}ü]{{1,7}})[)）])")
+
+
 def remove_pinyin_glosses(doc: _Tracked) -> int:
-    """Delete glosses like `網(wǎng)` / `网(wang3)` after characters; return how many went."""
+    """Delete glosses like `網(wǎng)` / `网(wang3)` after characters, and tone-marked glosses
+    left after a mojibake placeholder (`?yún)^(qū)` -> `?^`); return how many went."""
     ranges = [
         m.span(1)
         for m in _GLOSS_CANDIDATE.finditer(doc.text)
         if _is_pinyin(m.group(2), m.group(3))
     ]
-    doc.delete(ranges)
+    ranges += [
+        m.span(1)
+        for m in _BROKEN_GLOSS.finditer(doc.text)
+        if any(c in _TONE_VOWELS for c in m.group(2)) and _is_pinyin(m.group(2), "")
+    ]
+    doc.delete(sorted(set(ranges)))
     return len(ranges)
 
 
@@ -188,12 +200,22 @@ def is_spam_line(line: str) -> bool:
     """A link-farm line: several porn/gambling terms, or a long run of short `|`-separated names."""
     simp = _simplified_line(line)
     terms = sum(simp.count(term) for term in _SPAM_TERMS)
+    if terms >= 4:
+        return True
+    if is_table_row(line):  # a header row of a real table is short cells with no digits too
+        return False
     cells = [c.strip() for c in re.split(r"[|｜]", simp) if c.strip()]
     short_cells = sum(1 for c in cells if len(c) <= 6)
     # A flattened table row has numbers in its cells; a place-name farm has none.
     digits = sum(ch.isdigit() for ch in simp)
-    name_farm = short_cells >= 8 and short_cells >= 0.8 * len(cells) and digits <= len(cells) // 4
-    return terms >= 4 or name_farm
+    return short_cells >= 8 and short_cells >= 0.8 * len(cells) and digits <= len(cells) // 4
+
+
+def is_table_row(line: str) -> bool:
+    """A row of a table as the readers write it (`| a | b |`, Word/PDF/HTML tables) or a
+    tab-separated row: never link-farm spam by its shape alone (only by its spam terms)."""
+    stripped = line.strip(" \u3000\xa0")
+    return "\t" in stripped or (len(stripped) > 1 and stripped[0] in "|｜│" and stripped[-1] in "|｜│")
 
 
 def is_nav_line(line: str) -> bool:

@@ -120,8 +120,6 @@ def result_rows(jobs: list[Job], backend: str, model_dir: Path, batch_size: int,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=1,
-        max_restarts=1,
-        max_task_retries=1,
     )
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         columns = {name: batch[name] for name in RESULT_COLUMNS}

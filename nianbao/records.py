@@ -23,11 +23,11 @@ Checks, each with status pass / fail / uncertain, the values compared and the fa
 - `stated_twice`: one field stated by several facts with different values.
 - `text_vs_table`: a field stated in both the text and a table with different values.
 
-National-table cells: `build_facts(..., table_cells=...)` takes, per COUNT span id, the
-(row header, column header) texts a tables module found; their canonical keys then give
-the category and outcome and the fact is marked `table: true`. Until that module exists,
-a bare number standing alone in a cell of a flattened table line is marked `table: true`
-with whatever the linker found.
+National tables: `read_tables(doc)` runs `nianbao.tables`; with it, `build_facts` makes one
+fact per placed cell (headers from the layout, score 1.0, `span_score` of the COUNT that
+covered it) and `build_record` fills the fields the tables' 总计 cells give (the table wins
+unless its value is uncertain), with `text_vs_table` checks and the tables' own checks.
+The older hook `table_cells={span_id: (row header, column header)}` still works.
 """
 
 from __future__ import annotations
@@ -168,16 +168,34 @@ def build_facts(
     parse: Callable | None = None,
     canonical: tuple[Callable, Callable] | None = None,
     table_cells: dict[str, tuple[str, str]] | None = None,
+    tables: TableEvidence | None = None,
 ) -> list[dict]:
-    """One fact per COUNT span; spans index `text`, by default the doc's Simplified view of its clean text."""
+    """One fact per COUNT span; spans index `text`, by default the doc's Simplified view of its clean text.
+
+    With `tables` (see `read_tables`), the table structure decides: every placed cell is one
+    fact (whether or not a COUNT span covers it) and a COUNT span on a placed cell is not a
+    fact of its own; a COUNT inside a table whose cells could not be placed keeps no
+    category or outcome (no guess)."""
     text = text if text is not None else (getattr(doc, "simplified", None) or doc.clean)
     parse = parse or _default_parse()
     canon_cat, canon_out = (functools.lru_cache(maxsize=4096)(f) for f in (canonical or _default_canonical()))
     by_id = {s.id: s for s in spans}
     links = _links(relations)
-    facts = []
-    for span in sorted((s for s in spans if s.label == "COUNT"), key=lambda s: s.start):
-        facts.append(_fact(doc, text, span, by_id, links.get(span.id, {}), parse, canon_cat, canon_out, table_cells))
+    counts = sorted((s for s in spans if s.label == "COUNT"), key=lambda s: s.start)
+    facts, covered = [], {}
+    for span in counts:
+        hit = _cells_under(tables, span) if tables else []
+        for index in hit:
+            covered[index] = max(covered.get(index, 0.0), float(span.score))
+        if hit:
+            continue
+        fact = _fact(doc, text, span, by_id, links.get(span.id, {}), parse, canon_cat, canon_out, table_cells)
+        if tables and _in_region(tables, span):
+            _unplace(fact)
+        facts.append(fact)
+    if tables:
+        facts.extend(table_fact(doc, cell, index, covered.get(index)) for index, cell in enumerate(tables.cells))
+        facts.sort(key=lambda f: f["start"])
     return facts
 
 
@@ -218,6 +236,117 @@ def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells
     return fact
 
 
+# ---------------------------------------------------------------- national tables
+
+TABLE_TITLES = {"table2": "表二 主动公开", "table3": "表三 依申请公开", "table4": "表四 行政复议、行政诉讼"}
+
+
+@dataclass
+class TableEvidence:
+    """What `nianbao.tables` read in one report: placed cells (clean-text offsets, text order),
+    the spans of the tables found, the record fields from the 总计 cells and the tables'
+    own checks (field values and checks name cells by their index in `cells`)."""
+
+    cells: list[Any]
+    regions: list[tuple[int, int]]
+    fields: dict[str, tuple[Any, list[int]]]
+    checks: list[dict]
+
+
+def read_tables(doc: Any) -> TableEvidence:
+    """Run the tables module on a Document (its Simplified view, blank lines counted in the original)."""
+    from .tables import document_tables, table_checks, table_record_fields
+
+    found = document_tables(doc)
+    cells = sorted((c for t in found for c in t.cells), key=lambda c: c.start)
+    return TableEvidence(cells, [(t.start, t.end) for t in found if t.end > t.start],
+                         table_record_fields(cells), table_checks(cells, found))
+
+
+def _cells_under(tables: TableEvidence, span: Span) -> list[int]:
+    return [i for i, c in enumerate(tables.cells) if c.start < span.end and span.start < c.end]
+
+
+def _in_region(tables: TableEvidence, span: Span) -> bool:
+    return any(start <= span.start and span.end <= end for start, end in tables.regions)
+
+
+def _unplace(fact: dict) -> None:
+    """A count inside a national table whose cell could not be placed: no guessed headers."""
+    fact.update(category_text=None, category=None, outcome_text=None, outcome=None, table=True)
+    fact.pop("categories_also", None)
+    fact["cues"] = [*fact["cues"], "unplaced_cell"]
+
+
+def table_fact(doc: Any, cell: Any, index: int, span_score: float | None) -> dict:
+    """A placed table cell as a SPEC §3 fact: category/outcome from its row and column headers.
+
+    `score` is 1.0: the layout placed the cell by position, which it only does when the
+    position is certain; `span_score` is the score of the COUNT span that covered it (null
+    when the tagger missed the cell)."""
+    start, end = doc.to_original(cell.start, cell.end)
+    return {
+        "value": cell.value,
+        "unit": cell.unit,
+        "approx": bool(cell.approx),
+        "count_text": doc.original[start:end],
+        "category_text": cell.row,
+        "category": cell.category,
+        "outcome_text": cell.column,
+        "outcome": cell.outcome,
+        "start": start,
+        "end": end,
+        "evidence": f"{TABLE_TITLES.get(cell.table, cell.table)}: {cell.row} × {cell.column} = {cell.text}",
+        "score": 1.0,
+        "table": True,
+        "cues": [],
+        "cell": {"index": index, "table": cell.table, "layout": cell.layout, "row": cell.row_key, "column": cell.column_key},
+        "span_score": None if span_score is None else round(span_score, 4),
+    }
+
+
+def _cell_facts(facts: list[dict]) -> dict[int, int]:
+    """Cell index -> fact index."""
+    return {f["cell"]["index"]: i for i, f in enumerate(facts) if f.get("cell")}
+
+
+def apply_tables(tables: TableEvidence, facts: list[dict], fields: dict, sources: dict, pools: dict) -> list[dict]:
+    """Fill fields from the tables' 总计 cells and return the table checks as record checks.
+
+    The table wins over the text (the national format is the report's regular statement),
+    unless the table value is uncertain: null, or one of its cells is in a failing table
+    check; then a value the text states is kept. Where the text states the field too, a
+    `text_vs_table` check compares the two."""
+    to_fact = _cell_facts(facts)
+    checks = [_table_check(c, to_fact) for c in tables.checks]
+    failing = {i for c in tables.checks if c["status"] == "fail" for i in c["cells"]}
+    for field, (value, cells) in tables.fields.items():
+        table_i = [to_fact[c] for c in cells if c in to_fact]
+        text_i = [i for i in pools.get(field, []) if not facts[i].get("table")]
+        uncertain = value is None or any(c in failing for c in cells)
+        if text_i and value is not None:
+            checks.append(_text_vs_table(field, facts[text_i[0]]["value"], value, text_i[0], table_i, uncertain))
+        if uncertain and text_i:
+            continue  # the text's value (already in fields) stays
+        if value is not None:
+            fields[field], sources[field] = _number(value), table_i
+    return checks
+
+
+def _text_vs_table(field: str, text_value: Any, table_value: Any, text_i: int, table_i: list[int], uncertain: bool) -> dict:
+    agree = abs(float(text_value) - float(table_value)) < 1e-6
+    winner = "text (the table value is uncertain)" if uncertain else "table"
+    message = f"{field}: text and table {'agree' if agree else 'differ'}" + ("" if agree else f"; the record takes the {winner}")
+    return _check("text_vs_table", "pass" if agree else "fail", {"text": _number(text_value), "table": _number(table_value)},
+                  [text_i, *table_i], message, field)
+
+
+def _table_check(check: dict, to_fact: dict[int, int]) -> dict:
+    """A `nianbao.tables` check with its cell indices turned into fact indices."""
+    facts = [to_fact[i] for i in check.get("cells", []) if i in to_fact]
+    return _check(check["check"], check["status"], check["values"], facts, check["message"])
+
+
 # ---------------------------------------------------------------- record
 
 def _categories(fact: dict) -> set[str]:
@@ -226,7 +355,7 @@ def _categories(fact: dict) -> set[str]:
 
 def matches(rule: FieldRule, fact: dict) -> bool:
     """Whether a fact states the quantity a record field holds."""
-    if fact.get("value") is None or rule.category not in _categories(fact):
+    if fact.get("value") is None or fact.get("cell") or rule.category not in _categories(fact):
         return False
     if fact.get("outcome") != rule.outcome:
         return False
@@ -292,7 +421,8 @@ def check_outcomes_vs_total(fields: dict, sources: dict) -> dict | None:
 
 def check_handled(fields: dict, sources: dict, facts: list[dict]) -> dict | None:
     """Requests completed (办结) vs new + carried over requests."""
-    done = [i for i, f in enumerate(facts) if "requests" in _categories(f) and f.get("outcome") == "completed" and f.get("value") is not None]
+    done = [i for i, f in enumerate(facts) if "requests" in _categories(f) and f.get("outcome") == "completed"
+            and f.get("value") is not None and not f.get("cell")]  # table cells: the tables' own check
     if not done or fields.get("requests_received") is None:
         return None
     handled = facts[done[0]]["value"]
@@ -343,15 +473,16 @@ def compute_checks(facts: list[dict], fields: dict, sources: dict, pools: dict) 
 
 
 def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str, model_version: str,
-                 tables: "TableEvidence | None" = None) -> dict:
+                 tables: TableEvidence | None = None) -> dict:
     """The SPEC §4 record of one report, with sources, checks, the input's sha256 and model version.
 
     With `tables` (the national tables read by `nianbao.tables`), the fields the tables give
     come from their 总计 cells and the tables' own checks join the record's."""
     fields, sources, pools = fill_fields(facts)
-    checks = compute_checks(facts, fields, sources, pools)
-    if tables is not None:
-        checks = apply_tables(tables, facts, fields, sources, pools, checks)
+    table_checks = apply_tables(tables, facts, fields, sources, pools) if tables is not None else []
+    from_table = set(tables.fields) if tables is not None else set()
+    checks = [c for c in compute_checks(facts, fields, sources, pools)
+              if not (c["check"] == "text_vs_table" and c.get("field") in from_table)] + table_checks
     record: dict[str, Any] = {
         "doc_id": doc.doc_id,
         "source": str(doc.source),

@@ -30,6 +30,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from .labels import BIO_TAGS, LABEL_NAMES, id2label, label2id
+from .model import uses_rule_features
 from .paths import CONFIGS_DIR, PROJECT_ROOT
 from .spans import AnnotatedDoc, Span, spans_to_bio
 
@@ -52,6 +53,7 @@ class ModelConfig:
     dropout: float = 0.1
     vocab_min_freq: int = 1
     vocab_common_cjk: bool = True
+    rule_features: bool = True  # feed the rule pre-annotator's tags as token types (models built from a config only)
 
 
 @dataclass
@@ -174,6 +176,8 @@ def validate(cfg: Config) -> Config:
         (cfg.eval.kfold_epochs >= 1, "eval.kfold_epochs must be at least 1"),
         (cfg.model.vocab_min_freq >= 1, "model.vocab_min_freq must be at least 1"),
     ]
+    checks.append((not (cfg.model.model_name_or_path and cfg.model.rule_features),
+                   "model.rule_features needs a model built from a config; set it to false with model.model_name_or_path"))
     if not cfg.model.model_name_or_path:
         checks += [
             (cfg.model.hidden_size % cfg.model.num_attention_heads == 0,
@@ -272,26 +276,32 @@ def synthetic_docs(cfg: DataConfig, n_real_train: int) -> list[AnnotatedDoc]:
     return generate(n, seed=cfg.synth_seed) if n else []
 
 
-def doc_windows(doc: AnnotatedDoc, window: WindowConfig) -> list[tuple[str, list[str]]]:
-    """(Simplified window text, character BIO tags) for every window of one document."""
+def doc_windows(doc: AnnotatedDoc, window: WindowConfig, rule_features: bool = False) -> list[tuple[str, list[str], Any]]:
+    """(Simplified window text, character BIO tags, character rule tag ids or None) for every window of one document."""
     from .chunking import make_windows
-    from .model import simplified
+    from .model import rule_tag_ids, simplified
 
     view = simplified(doc.text)
     tags = spans_to_bio(len(doc.text), doc.annotation.spans)
-    return [(view[s:e], tags[s:e]) for s, e in make_windows(view, window.max_len, window.stride)]
+    rules = rule_tag_ids(doc.text) if rule_features else None
+    return [(view[s:e], tags[s:e], rules[s:e] if rules is not None else None)
+            for s, e in make_windows(view, window.max_len, window.stride)]
 
 
-def make_examples(docs: Sequence[AnnotatedDoc], tokenizer: Any, window: WindowConfig, max_tokens: int) -> list[dict]:
-    """Tokenised windows with labels aligned to tokens, ready for batching."""
-    from .model import align_labels_to_tokens
+def make_examples(docs: Sequence[AnnotatedDoc], tokenizer: Any, window: WindowConfig, max_tokens: int,
+                  rule_features: bool = False) -> list[dict]:
+    """Tokenised windows with labels (and rule tags as token types) aligned to tokens, ready for batching."""
+    from .model import align_labels_to_tokens, token_type_ids_for
 
     examples = []
     for doc in tqdm(docs, desc="windows", unit="doc", leave=False):
-        for text, tags in doc_windows(doc, window):
+        for text, tags, rules in doc_windows(doc, window, rule_features):
             enc = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_tokens)
-            labels = align_labels_to_tokens([tuple(o) for o in enc["offset_mapping"]], tags)
-            examples.append({"input_ids": list(enc["input_ids"]), "labels": labels})
+            offsets = [tuple(o) for o in enc["offset_mapping"]]
+            example = {"input_ids": list(enc["input_ids"]), "labels": align_labels_to_tokens(offsets, tags)}
+            if rules is not None:
+                example["token_type_ids"] = token_type_ids_for(offsets, rules)
+            examples.append(example)
     return examples
 
 
@@ -420,12 +430,18 @@ def _collate(batch: list[dict], pad_id: int) -> dict:
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     labels = torch.full((len(batch), width), -100, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
+    types = torch.zeros((len(batch), width), dtype=torch.long)
     for i, e in enumerate(batch):
         n = len(e["input_ids"])
         ids[i, :n] = torch.tensor(e["input_ids"])
         labels[i, :n] = torch.tensor(e["labels"])
         mask[i, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if "token_type_ids" in e:
+            types[i, :n] = torch.tensor(e["token_type_ids"])
+    inputs = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    if any("token_type_ids" in e for e in batch):  # only rule-feature models take them; some encoders take none
+        inputs["token_type_ids"] = types
+    return inputs
 
 
 @dataclass
@@ -551,7 +567,7 @@ def train_and_score(cfg: Config, train_docs: list[AnnotatedDoc], eval_docs: list
     """One k-fold round: a fresh model trained on `train_docs` (no early stopping), scored on `eval_docs`."""
     set_seed(cfg.train.seed)
     model, tokenizer = new_model_and_tokenizer(cfg, train_docs)
-    examples = make_examples(train_docs, tokenizer, cfg.window, max_tokens(cfg, model))
+    examples = make_examples(train_docs, tokenizer, cfg.window, max_tokens(cfg, model), uses_rule_features(model.config))
     fit(cfg, model, tokenizer, examples, [], epochs, desc=desc)
     return score(eval_docs, predict_docs(model, tokenizer, cfg, eval_docs))
 
@@ -723,7 +739,7 @@ def run(cfg: Config, out: Path, real_docs: list[AnnotatedDoc], split: dict[str, 
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
     set_seed(cfg.train.seed)
     model, tokenizer = new_model_and_tokenizer(cfg, train_docs)
-    examples = make_examples(train_docs, tokenizer, cfg.window, max_tokens(cfg, model))
+    examples = make_examples(train_docs, tokenizer, cfg.window, max_tokens(cfg, model), uses_rule_features(model.config))
     result = fit(cfg, model, tokenizer, examples, parts["dev"], cfg.train.epochs, out / CHECKPOINT_DIR, resume, after_epoch)
 
     test_docs = parts["test"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import unicodedata
 from html import escape
 from pathlib import Path
 
@@ -243,3 +244,63 @@ def test_repository_holds_no_report_text():
                 if re.search(r"[\u4e00-\u9fff]{12}", window) and window in corpus:
                     leaked.append((path.stem, window))
     assert not leaked, f"report text found in tracked files: {leaked[:5]}"
+
+
+# ---------------------------------------------------------------- table rows, PDF tables, broken glosses
+
+TEMPLATE = paths.shared_dir() / "external" / "national-template.docx"
+
+
+@pytest.mark.skipif(not TEMPLATE.exists(), reason=f"no national template at {TEMPLATE}")
+def test_every_row_of_the_word_template_tables_survives_cleaning(tmp_path):
+    """The header row of table 4 (short cells, no digits) once went as a link farm."""
+    import docx
+
+    filled = tmp_path / "filled.docx"
+    document = docx.Document(str(TEMPLATE))
+    for n, table in enumerate(document.tables):  # fill every empty cell, as a report would
+        for row in table.rows:
+            for cell in row.cells:
+                if not cell.text.strip():
+                    cell.text = str(n)
+    document.save(str(filled))
+    raw, _ = ingest.read_docx(filled)
+    doc = ingest.read_document(filled)
+    rows = [line for line in raw.split("\n") if line.startswith("|")]
+    assert len(rows) > 20
+    def key(line: str) -> str:  # cleaning makes full-width punctuation half-width and tidies spaces
+        return "".join(unicodedata.normalize("NFKC", line).split())
+
+    clean_lines = {key(line) for line in doc.clean.split("\n")}
+    lost = [row for row in rows if key(row) not in clean_lines]
+    assert not lost, lost[:3]
+    assert "结果维持" in doc.clean and doc.stats.get("spam_lines", 0) == 0
+
+
+def test_pdf_tables_keep_their_empty_cells(tmp_path):
+    from reportlab.lib import colors
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    path = tmp_path / "table.pdf"
+    table = Table([["row", "natural", "company", "total"], ["received", "3", "", "3"], ["granted", "", "2", "2"]])
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
+    style = getSampleStyleSheet()["Normal"]
+    SimpleDocTemplate(str(path)).build([Paragraph("Text before the table.", style), table, Paragraph("Text after it.", style)])
+    text, fmt = ingest.read_pdf(path)
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    assert fmt == "pdf"
+    assert "| received | 3 | | 3 |" in lines and "| granted | | 2 | 2 |" in lines
+    assert lines.index("Text before the table.") < lines.index("| row | natural | company | total |") < lines.index("Text after it.")
+    assert text.count("received") == 1  # the table's words are not repeated as running text
+
+
+@needs_real
+def test_glosses_broken_by_mojibake_are_removed_from_seed_001():
+    seed = next((p for p in SEEDS if p.name.startswith("001_")), None)
+    if seed is None:
+        pytest.skip("seed 001 is not in the shared seeds")
+    clean = ingest.read_document(seed).clean
+    tone = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
+    assert not re.search(f"[a-z{tone}]*[{tone}][a-z{tone}]*[)）]", clean), "a pinyin gloss is left"
+    assert "納入" in clean and "政務服務" in clean  # the words around the broken gloss stay

@@ -15,6 +15,7 @@ from nianbao.model import (
     align_labels_to_tokens,
     build_model,
     build_vocab,
+    load_tokenizer,
     make_char_tokenizer,
     model_version,
     token_probs_to_char_probs,
@@ -112,3 +113,55 @@ def test_model_version_tracks_data_and_config():
     assert v == model_version(list(data), {"lr": 1})
     assert v != model_version([("a", "h1", [(0, 3, "COUNT")])], {"lr": 1})
     assert v != model_version(data, {"lr": 2})
+
+
+def test_rule_features_are_token_types_saved_with_the_model(tmp_path):
+    """A rule-feature model keeps its flag through save/load and gets the rules' tags as token types."""
+    from transformers import AutoModelForTokenClassification
+
+    from nianbao.labels import label2id
+    from nianbao.model import Tagger, rule_tag_ids, token_type_ids_for, uses_rule_features
+
+    cfg = SimpleNamespace(**vars(TINY), rule_features=True)
+    vocab = build_vocab([TEXT], add_common_cjk=False)
+    model = build_model(cfg, vocab_size=len(vocab))
+    assert model.config.type_vocab_size == len(label2id)
+    model.save_pretrained(tmp_path)
+    make_char_tokenizer(vocab).save_pretrained(tmp_path)
+    reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path)
+    assert uses_rule_features(reloaded.config)
+
+    ids = rule_tag_ids(TEXT)
+    assert len(ids) == len(TEXT)
+    start = TEXT.index("３１２件")
+    assert ids[start] == label2id["B-COUNT"] and ids[start + 1] == label2id["I-COUNT"]
+    assert token_type_ids_for([(0, 0), (start, start + 1), (start + 1, start + 2)], ids) == [0, ids[start], ids[start + 1]]
+
+    tagger = Tagger(model=reloaded.eval(), tokenizer=load_tokenizer(tmp_path), max_len=60, stride=10)
+    given = tagger.window_probs([TEXT[:60]], windows_rule_ids=[ids[:60]])[0]
+    computed = tagger.window_probs([TEXT[:60]])[0]
+    np.testing.assert_allclose(given, computed, rtol=1e-5)
+    without = tagger.window_probs([TEXT[:60]], windows_rule_ids=[np.zeros(60, dtype=np.int64)])[0]
+    assert not np.allclose(given, without), "rule tags must reach the model"
+
+
+def test_viterbi_decoding_keeps_an_uncertain_span_whole():
+    """Argmax per character would give 【政】府【信】息; the best valid BIO path gives one span or none."""
+    from nianbao.model import probs_to_spans, viterbi_tags
+
+    def row(**p):
+        r = np.full(len(BIO_TAGS), 1e-4)
+        for tag, v in p.items():
+            r[label2id[tag.replace("_", "-")]] = v
+        return r / r.sum()
+
+    probs = np.stack([
+        row(O=0.2, B_CATEGORY=0.7), row(O=0.45, I_CATEGORY=0.55), row(O=0.6, I_CATEGORY=0.4),
+        row(O=0.3, I_CATEGORY=0.7), row(O=0.9, B_COUNT=0.1), row(B_COUNT=0.95), row(I_COUNT=0.9, O=0.1),
+    ])
+    tags = [BIO_TAGS[i] for i in viterbi_tags(probs)]
+    assert tags == ["B-CATEGORY", "I-CATEGORY", "I-CATEGORY", "I-CATEGORY", "O", "B-COUNT", "I-COUNT"]
+    assert [(s.start, s.end, s.label) for s in probs_to_spans(probs)] == [(0, 4, "CATEGORY"), (5, 7, "COUNT")]
+    # an I- with no B- before it is never produced
+    lone = np.stack([row(O=0.9), row(O=0.4, I_OUTCOME=0.6), row(O=0.9)])
+    assert [BIO_TAGS[i] for i in viterbi_tags(lone)] == ["O", "O", "O"]

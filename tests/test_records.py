@@ -114,3 +114,92 @@ def test_unstated_fields_are_null():
     assert fields["complaints"] == 3
     assert all(fields[f] is None for f in RECORD_FIELDS if f != "complaints")
     assert set(sources) == {"complaints"}
+
+
+# ---------------------------------------------------------------- national tables in the record
+
+TABLE3 = [  # (row label, 自然人 … 其他, 总计): numbers made up for these tests
+    ("一、本年新收政府信息公开申请数量", [3, 1, 0, 0, 0, 0, 4]),
+    ("二、上年结转政府信息公开申请数量", [1, 0, 0, 0, 0, 0, 1]),
+    ("（一）予以公开", [2, 0, 0, 0, 0, 0, 2]),
+    ("（二）部分公开", [0, 1, 0, 0, 0, 0, 1]),
+    ("（三）不予公开", [0, 0, 0, 0, 0, 0, 0]),
+    ("（四）无法提供", [1, 0, 0, 0, 0, 0, 1]),
+    ("（五）不予处理", [0, 0, 0, 0, 0, 0, 0]),
+    ("（六）其他处理", [0, 0, 0, 0, 0, 0, 0]),
+    ("（七）总计", [3, 1, 0, 0, 0, 0, 4]),
+    ("四、结转下年度继续办理", [1, 0, 0, 0, 0, 0, 1]),
+]
+
+
+def table_report(prose_received: int, total: int = 4) -> str:
+    rows = [(label, values[:-1] + [total] if label == "（七）总计" else values) for label, values in TABLE3]
+    lines = ["一、总体情况", f"本年度共收到政府信息公开申请{prose_received}件。",
+             "三、收到和处理政府信息公开申请情况",
+             "| 申请人情况 | 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |"]
+    lines += ["| " + label + " | " + " | ".join(map(str, values)) + " |" for label, values in rows]
+    return "\n".join(lines) + "\n"
+
+
+def table_record(text: str, tagged: bool = True) -> tuple[dict, object]:
+    from nianbao.infer import RulesPredictor
+
+    doc = make_document(text, doc_id="t1", source="written-for-test")
+    spans = RulesPredictor().predict([doc.simplified])[0] if tagged else []
+    return record_for(doc, spans, "0" * 64, "test"), doc
+
+
+@pytest.mark.parametrize("tagged", [True, False])
+def test_table_cells_are_facts_with_their_headers_and_original_offsets(tagged):
+    record, doc = table_record(table_report(4), tagged=tagged)
+    cells = [f for f in record["facts"] if f.get("cell")]
+    assert len(cells) == 7 * len(TABLE3)  # every cell is a fact, tagged or not
+    for fact in record["facts"]:
+        assert doc.original[fact["start"] : fact["end"]] == fact["count_text"]
+    granted_total = next(f for f in cells if f["cell"]["row"] == "granted" and f["cell"]["column"] == "total")
+    assert granted_total["table"] and granted_total["value"] == 2
+    assert (granted_total["category"], granted_total["outcome"]) == ("requests", "granted")
+    assert (granted_total["category_text"], granted_total["outcome_text"]) == ("予以公开", "总计")
+    assert granted_total["score"] == 1.0 and (granted_total["span_score"] is not None) == tagged
+    # no fact for the same cell twice: the tagger's COUNT on a cell is merged into the cell
+    assert len({(f["start"], f["end"]) for f in record["facts"]}) == len(record["facts"])
+
+
+def test_record_fields_come_from_the_total_column_and_cite_their_cells():
+    record, _ = table_record(table_report(4))
+    want = {"requests_received": 4, "requests_carried_over": 1, "requests_granted": 2, "requests_partial": 1,
+            "requests_denied": 0, "requests_unavailable": 1, "requests_not_processed": 0}
+    assert {k: record[k] for k in want} == want
+    for field in want:
+        cited = [record["facts"][i] for i in record["sources"][field]]
+        assert cited and all(f["cell"]["column"] == "total" for f in cited)
+    check = next(c for c in record["checks"] if c["check"] == "text_vs_table")
+    assert check["status"] == "pass" and check["field"] == "requests_received"
+
+
+def test_text_and_table_disagree_the_table_wins_and_the_check_fails():
+    record, _ = table_record(table_report(6))
+    assert record["requests_received"] == 4
+    check = next(c for c in record["checks"] if c["check"] == "text_vs_table" and c["field"] == "requests_received")
+    assert check["status"] == "fail" and check["values"] == {"text": 6, "table": 4}
+    text_fact, table_fact = (record["facts"][i] for i in check["facts"])
+    assert not text_fact["table"] and text_fact["value"] == 6 and table_fact["cell"]["row"] == "received"
+
+
+def test_table_checks_become_record_checks_with_fact_indices():
+    record, _ = table_record(table_report(4, total=9))  # 总计 9 != 4 new + 1 carried - 1 carried forward
+    check = next(c for c in record["checks"] if c["check"] == "received_vs_handled")
+    assert check["status"] == "fail" and check["values"]["total"] == 9
+    assert {record["facts"][i]["cell"]["row"] for i in check["facts"]} == {"received", "carried_over", "total", "carried_forward"}
+
+
+def test_a_table_that_cannot_be_placed_gives_uncertain_and_no_guess():
+    text = "三、收到和处理政府信息公开申请情况\n（一）予以公开\n2\n1\n3\n"  # 3 values for 7 columns, no separators
+    doc = make_document(text, doc_id="t1", source="written-for-test")
+    spans = spans_for(doc.simplified, [("OUTCOME", "予以公开"), ("COUNT", "2"), ("COUNT", "1"), ("COUNT", "3")])
+    record = record_for(doc, spans, "0" * 64, "test")
+    assert any(c["check"] == "table_layout" and c["status"] == "uncertain" for c in record["checks"])
+    assert record["requests_granted"] is None
+    assert len(record["facts"]) == 3
+    for fact in record["facts"]:
+        assert fact["table"] and fact["category"] is None and fact["outcome"] is None
