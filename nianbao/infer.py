@@ -372,6 +372,23 @@ def _batches(items: list[Job], size: int) -> list[list[Job]]:
 
 # --------------------------------------------------------------------------- main
 
+def default_inputs() -> list[str]:
+    """The real reports at the shared location; the synthetic demo report when there are none."""
+    from .paths import DATA_DIR, real_report_paths, shared_dir
+
+    real = real_report_paths()
+    if real:
+        return [str(p) for p in real]
+    from .synth import write_demo_report
+
+    demo = DATA_DIR / "demo_report.txt"
+    if not demo.exists():  # the project ships it; write it again if it was removed
+        write_demo_report(demo)
+    print(f"infer: no real reports under {shared_dir()} (set $NIANBAO_SHARED); running on the synthetic demo report {demo}",
+          file=sys.stderr)
+    return [str(demo)]
+
+
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -385,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
     except ModelMissing as exc:
         print(f"infer: {exc}", file=sys.stderr)
         return 2
-    jobs, skipped, unreadable = plan_jobs(args.inputs, out_dir)
+    jobs, skipped, unreadable = plan_jobs(args.inputs or default_inputs(), out_dir)
     errors_path.write_text("", encoding="utf-8")  # errors.jsonl lists this run's failures
     failed = 0
     for path, reason in unreadable:
@@ -459,7 +476,9 @@ def finish_outputs(out_dir: Path) -> None:
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(prog="infer.py", description=__doc__.splitlines()[0])
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="report files, directories or globs (.txt/.html/.docx/.pdf)")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="report files, directories or globs (.txt/.html/.docx/.pdf); default: the real reports "
+                             "at the shared location, or the synthetic demo report when they are absent")
     parser.add_argument("--out", required=True, help="output directory (re-running with it skips reports already done)")
     parser.add_argument("--model", default=None, help=f"saved model directory (default: {DEFAULT_MODEL_DIR})")
     parser.add_argument("--backend", choices=("model", "rules"), default="model", help="model (default) or rules (no model needed)")

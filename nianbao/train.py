@@ -785,6 +785,28 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="config overrides as section.key=value, e.g. train.epochs=3")
 
 
+def real_reports_present(cfg: DataConfig) -> bool:
+    from .paths import real_report_paths, shared_dir
+
+    return bool(real_report_paths(shared_dir(cfg.shared_dir)))
+
+
+def synthetic_stand_in(cfg: Config) -> tuple[list[AnnotatedDoc], dict[str, list[str]]]:
+    """Synthetic reports in place of the real ones (a demo run on a machine without them), said loudly.
+
+    Its figures are on synthetic reports and say nothing about real ones; k-fold is skipped.
+    """
+    from .paths import shared_dir
+    from .synth import generate
+
+    print(f"warning: no real reports under {shared_dir(cfg.data.shared_dir)} (set $NIANBAO_SHARED); training and "
+          "evaluating on synthetic reports only -- the figures below are NOT real-report figures", file=sys.stderr)
+    docs = generate(60, seed=cfg.data.synth_seed + 1)
+    ids = [d.doc_id for d in docs]
+    cfg.eval.kfold = 0
+    return docs, {"train": ids[:40], "dev": ids[40:45], "test": ids[45:]}
+
+
 def _run_args(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config, args.overrides)
@@ -794,8 +816,11 @@ def _run_args(args: argparse.Namespace) -> int:
     out = Path(args.output_dir)
     try:
         prepare_output_dir(out, args.overwrite, args.resume)
-        real_docs = load_real_docs(cfg.data)
-        split = load_split(cfg.data.split_file)
+        if real_reports_present(cfg.data):
+            real_docs = load_real_docs(cfg.data)
+            split = load_split(cfg.data.split_file)
+        else:
+            real_docs, split = synthetic_stand_in(cfg)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

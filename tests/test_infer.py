@@ -199,3 +199,11 @@ def test_table_fields_of_real_table_reports_match_the_annotators(tmp_path):
                 assert record[field] == gold[path.stem][field], (path.stem, field)
                 compared += 1
     assert compared >= 10
+
+
+def test_without_inputs_or_real_reports_the_demo_report_is_used(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NIANBAO_SHARED", str(tmp_path / "nowhere"))
+    assert run_infer("--out", tmp_path / "out", "--backend", "rules") == 0
+    assert "synthetic demo report" in capsys.readouterr().err
+    records = read_jsonl(tmp_path / "out" / "records.jsonl")
+    assert [r["doc_id"] for r in records] == ["demo_report"] and records[0]["facts"]

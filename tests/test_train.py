@@ -152,3 +152,13 @@ def test_real_annotations_load_when_present():
     parts = split_docs(docs, load_split("annotations/split.json"))
     assert parts["test"] and parts["train"]
     assert all(d.annotation.spans for d in docs)
+
+
+def test_without_real_reports_train_py_says_so_and_trains_on_synthetic_reports(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NIANBAO_SHARED", str(tmp_path / "nowhere"))
+    out = tmp_path / "demo"
+    assert main(["--output-dir", str(out), *TINY]) == 0
+    assert "NOT real-report figures" in capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["data"]["real_test"] > 0 and metrics["kfold"] is None
+    assert (out / "model.safetensors").exists()
