@@ -117,7 +117,7 @@ def load_lexicon(path: str | Path | None = None) -> Lexicon:
 
 def _simplified(text: str) -> str:
     """Simplified view of `text` of the same length (Traditional input is matched through it)."""
-    from .rules import simplified_view  # the one place that chooses the converter
+    from .normalise import simplified_view
 
     return simplified_view(text)
 

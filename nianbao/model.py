@@ -44,22 +44,9 @@ META_FILE = "nianbao_model.json"
 
 def simplified(text: str) -> str:
     """The Simplified view of `text` (same length), so Traditional reports share the vocabulary."""
-    try:
-        from .normalise import simplified_view
-    except ModuleNotFoundError:  # normalise not written yet: character-wise OpenCC keeps the length
-        return _charwise_t2s(text)
+    from .normalise import simplified_view
+
     return simplified_view(text)
-
-
-def _charwise_t2s(text: str) -> str:
-    import opencc
-
-    converter = opencc.OpenCC("t2s")
-    out = []
-    for ch in text:
-        conv = converter.convert(ch) if ord(ch) > 127 else ch
-        out.append(conv if len(conv) == 1 else ch)
-    return "".join(out)
 
 
 # --------------------------------------------------------------------------- vocabulary

@@ -384,23 +384,29 @@ SIMPLIFY_CONFIG = "t2s"  # character-level Traditional -> Simplified; phrase con
 _CHUNK = re.compile(r"[^\n,.;:!?，。；：！？、]+|[\n,.;:!?，。；：！？、]+")
 
 
-def simplified_view(text: str, config: str = SIMPLIFY_CONFIG) -> str:
-    """The text in Simplified characters, exactly as long as `text`, character for character.
+def convert_same_length(text: str, config: str) -> str:
+    """`text` converted by the OpenCC config `config`, exactly as long as `text`.
 
-    Phrase conversion (`資訊` -> `信息`) is used where a chunk keeps its length; a chunk whose
-    conversion changes length falls back to converting each character alone.
+    Phrase conversion is used where a chunk keeps its length; a chunk whose conversion
+    changes length is converted character by character (a character whose own conversion
+    is not one character stays as it is), so every offset stays valid.
     """
-    phrase, single = _converter(config), _converter("t2s")
+    converter = _converter(config)
     out: list[str] = []
     for m in _CHUNK.finditer(text):
         chunk = m.group()
-        converted = phrase.convert(chunk)
+        converted = converter.convert(chunk)
         if len(converted) != len(chunk):
-            converted = "".join(_one_char(single, ch) for ch in chunk)
+            converted = "".join(_one_char(converter, ch) for ch in chunk)
         out.append(converted)
     result = "".join(out)
     assert len(result) == len(text)
     return result
+
+
+def simplified_view(text: str) -> str:
+    """The text in Simplified characters, character for character: the model's and the lexicon's view."""
+    return convert_same_length(text, SIMPLIFY_CONFIG)
 
 
 def _one_char(converter, ch: str) -> str:
@@ -410,7 +416,7 @@ def _one_char(converter, ch: str) -> str:
 
 def detect_script(text: str) -> str:
     """`simplified`, `traditional` or `mixed`, from the characters that differ between scripts."""
-    to_simp = simplified_view(text, "t2s")
+    to_simp = simplified_view(text)
     to_trad = _converter("s2t").convert(text)
     trad = sum(1 for a, b in zip(text, to_simp) if a != b)
     simp = sum(1 for a, b in zip(text, to_trad) if a != b) if len(to_trad) == len(text) else 0

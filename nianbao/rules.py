@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .lexicon import Lexicon, load_lexicon
+from .normalise import simplified_view
 from .spans import Annotation, Relation, Span
 
 RULES_VERSION = "rules-0.2.0"
@@ -40,37 +41,6 @@ _OPEN_QUOTES = "“\"「『‘《"
 _ZERO_REACH = 20  # a zero statement's CATEGORY must start within this many characters
 _ZERO_SINGLE_REACH = 3  # ... and right after a bare 无 (无政府信息公开申请)
 _MAX_CELL_LINE = 40  # a line without `|` longer than this is prose, even next to a table
-
-
-# --------------------------------------------------------------------------- Simplified view
-
-def _fallback_simplified_view(text: str) -> str:
-    """Character-by-character OpenCC t2s; a character whose conversion is not one character stays."""
-    from opencc import OpenCC
-
-    converter = OpenCC("t2s")
-    cache: dict[str, str] = {}
-    out = []
-    for ch in text:
-        if ch not in cache:
-            converted = converter.convert(ch)
-            cache[ch] = converted if len(converted) == 1 else ch
-        out.append(cache[ch])
-    return "".join(out)
-
-
-def simplified_view(text: str) -> str:
-    """The Simplified view shared with ingest (nianbao.normalise), same length as `text`."""
-    try:
-        from .normalise import simplified_view as shared_view
-    except ImportError:
-        return _fallback_simplified_view(text)
-    # t2s, not a Taiwan-phrase config: tw2sp turns Simplified 文件 into 文档 and shifts terms.
-    try:
-        view = shared_view(text, "t2s")
-    except TypeError:
-        view = shared_view(text)
-    return view if len(view) == len(text) else _fallback_simplified_view(text)
 
 
 # --------------------------------------------------------------------------- compiled patterns

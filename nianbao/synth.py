@@ -257,15 +257,10 @@ def _row_separator(style: str) -> str:
 
 
 def _to_traditional(text: str) -> str:
-    """Traditional script, character by character so every offset stays valid."""
-    import opencc
+    """Traditional script, character for character so every offset stays valid."""
+    from .normalise import convert_same_length
 
-    converter = opencc.OpenCC("s2t")
-    out = []
-    for ch in text:
-        conv = converter.convert(ch) if ord(ch) > 127 else ch
-        out.append(conv if len(conv) == 1 else ch)
-    return "".join(out)
+    return convert_same_length(text, "s2t")
 
 
 def generate_one(rng: random.Random, doc_id: str, tables: bool | None = None) -> AnnotatedDoc:
