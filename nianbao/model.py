@@ -136,9 +136,14 @@ def rule_tag_ids(text: str) -> np.ndarray:
     return np.fromiter((label2id[t] for t in tags), dtype=np.int64, count=len(tags))
 
 
-def token_type_ids_for(offsets: Sequence[tuple[int, int]], char_type_ids: Sequence[int]) -> list[int]:
-    """Per-token type ids from per-character ones: a token takes its first character's id."""
-    return [int(char_type_ids[start]) if end > start else 0 for start, end in offsets]
+def token_type_ids_for(offsets: Sequence[tuple[int, int]] | np.ndarray, char_type_ids: Sequence[int]) -> list[int]:
+    """Per-token type ids from per-character ones: a token takes its first character's id (0 for special tokens)."""
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    chars = np.asarray(char_type_ids, dtype=np.int64)
+    real = offsets[:, 1] > offsets[:, 0]
+    types = np.zeros(len(offsets), dtype=np.int64)
+    types[real] = chars[offsets[real, 0]]
+    return types.tolist()
 
 
 def build_model(cfg: Any, vocab_size: int | None = None) -> "PreTrainedModel":
@@ -203,39 +208,37 @@ def align_labels_to_tokens(offsets: Sequence[tuple[int, int]], char_tags: Sequen
     return ids
 
 
-def token_probs_to_char_probs(offsets: Sequence[tuple[int, int]], probs: np.ndarray, n_chars: int) -> np.ndarray:
+def token_probs_to_char_probs(offsets: Sequence[tuple[int, int]] | np.ndarray, probs: np.ndarray, n_chars: int) -> np.ndarray:
     """Per-character probabilities from per-token ones.
 
     Characters no token covers (whitespace a tokenizer dropped) are `O`. Characters after
     the first inside a multi-character token move their B- mass to I-, so the token's
     entity continues over them.
     """
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
     out = np.zeros((n_chars, probs.shape[1]), dtype=np.float32)
     out[:, label2id["O"]] = 1.0
-    for (start, end), row in zip(offsets, probs):
-        if end <= start:
-            continue
-        out[start] = row
-        if end - start > 1:
-            inner = row.copy()
-            for tag, i in label2id.items():
-                if tag.startswith("B-"):
-                    inner[label2id["I-" + tag[2:]]] += inner[i]
-                    inner[i] = 0.0
-            out[start + 1 : end] = inner
+    real = offsets[:, 1] > offsets[:, 0]
+    out[offsets[real, 0]] = probs[: len(offsets)][real]
+    for t in np.flatnonzero(offsets[:, 1] - offsets[:, 0] > 1):  # multi-character tokens (pretrained tokenizers)
+        start, end = offsets[t]
+        inner = probs[t].copy()
+        for tag, i in label2id.items():
+            if tag.startswith("B-"):
+                inner[label2id["I-" + tag[2:]]] += inner[i]
+                inner[i] = 0.0
+        out[start + 1 : end] = inner
     return out
 
 
-def encode_texts(tokenizer: Any, texts: Sequence[str], max_tokens: int) -> Any:
-    """Tokenise window texts with offsets, truncating at the model's position limit."""
-    return tokenizer(
-        list(texts),
-        return_offsets_mapping=True,
-        truncation=True,
-        max_length=max_tokens,
-        padding=True,
-        return_tensors="np",
-    )
+def encode_texts(tokenizer: Any, texts: Sequence[str], max_tokens: int) -> dict[str, np.ndarray]:
+    """Tokenise window texts with offsets, truncating at the model's position limit, as padded arrays.
+
+    Lists are turned into arrays here: asking the tokenizer for NumPy tensors is three times
+    slower on character windows (it flattens every offset pair in Python).
+    """
+    enc = tokenizer(list(texts), return_offsets_mapping=True, truncation=True, max_length=max_tokens, padding=True)
+    return {key: np.asarray(enc[key]) for key in ("input_ids", "attention_mask", "offset_mapping")}
 
 
 # --------------------------------------------------------------------------- versioning
@@ -309,15 +312,12 @@ class Tagger:
                 enc = encode_texts(self.tokenizer, batch_texts, max_tokens)
                 inputs = {k: torch.as_tensor(enc[k], device=self.device) for k in ("input_ids", "attention_mask")}
                 if windows_rule_ids is not None:
-                    types = np.zeros_like(enc["input_ids"])
-                    for row, i in enumerate(idx):
-                        row_types = token_type_ids_for([tuple(o) for o in enc["offset_mapping"][row]], windows_rule_ids[i])
-                        types[row, : len(row_types)] = row_types
+                    types = np.array([token_type_ids_for(enc["offset_mapping"][row], windows_rule_ids[i])
+                                      for row, i in enumerate(idx)])
                     inputs["token_type_ids"] = torch.as_tensor(types, device=self.device)
                 probs = torch.softmax(self.model(**inputs).logits.float(), dim=-1).cpu().numpy()
                 for row, i in enumerate(idx):
-                    offsets = [tuple(o) for o in enc["offset_mapping"][row]]
-                    results[i] = token_probs_to_char_probs(offsets, probs[row], len(windows_text[i]))
+                    results[i] = token_probs_to_char_probs(enc["offset_mapping"][row], probs[row], len(windows_text[i]))
         out = [results[i] for i in range(len(windows_text))]
         return out
 
@@ -379,11 +379,28 @@ def viterbi_tags(probs: np.ndarray) -> np.ndarray:
     return tags
 
 
+SURE_O = 0.999  # a character this sure to be O ends any path: decoding restarts after it
+
+
+def decode_tags(probs: np.ndarray) -> np.ndarray:
+    """Best valid BIO path, decoded only over the stretches where some entity is possible.
+
+    Most characters of a report are confidently O; cutting the path there gives the same
+    tags in a fraction of the time (the Viterbi loop runs in Python, per character).
+    """
+    tags = np.zeros(len(probs), dtype=np.int64)  # O
+    open_ = probs[:, label2id["O"]] < SURE_O
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], open_.astype(np.int8), [0]))))
+    for start, end in zip(edges[::2], edges[1::2]):
+        tags[start:end] = viterbi_tags(probs[start:end])
+    return tags
+
+
 def probs_to_spans(probs: np.ndarray) -> list[Span]:
     """Decode per-character probabilities into spans (best valid BIO path, mean scores)."""
     if len(probs) == 0:
         return []
-    best = viterbi_tags(probs)
+    best = decode_tags(probs)
     tags = [id2label[int(i)] for i in best]
     scores = probs[np.arange(len(best)), best].tolist()
     return bio_to_spans(tags, scores)

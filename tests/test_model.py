@@ -165,3 +165,14 @@ def test_viterbi_decoding_keeps_an_uncertain_span_whole():
     # an I- with no B- before it is never produced
     lone = np.stack([row(O=0.9), row(O=0.4, I_OUTCOME=0.6), row(O=0.9)])
     assert [BIO_TAGS[i] for i in viterbi_tags(lone)] == ["O", "O", "O"]
+
+
+def test_decoding_only_where_entities_are_possible_gives_the_full_path():
+    from nianbao.model import decode_tags, viterbi_tags
+
+    rng = np.random.default_rng(0)
+    probs = np.zeros((400, len(BIO_TAGS)))
+    probs[:, label2id["O"]] = 1.0
+    for start in (20, 150, 151, 300):  # uncertain stretches inside a confidently-O text
+        probs[start : start + 12] = rng.dirichlet(np.ones(len(BIO_TAGS)), size=12)
+    assert (decode_tags(probs) == viterbi_tags(probs)).all()
