@@ -11,7 +11,8 @@ some fields: only what gold states is scored.
   alone) and `value+category+outcome` (the whole fact).
 - Gold facts: gold records written by hand hold no facts; `--gold-annotations` derives them
   from the gold span annotation (every gold COUNT with its gold links), through the same
-  fact builder the predictions use, so the fact scores measure tagging and linking.
+  fact builder the predictions use, so the fact scores measure tagging and linking. Table
+  cells take their category and outcome from the table structure, as the guide says.
 - Record fields: for each report and each SPEC §4 field present in its gold record, the
   prediction is right when it equals the gold value (null = null counts; 1.0 = 1). A
   report missing from the predictions counts as all-null with no facts.
@@ -123,7 +124,7 @@ def gold_facts_from_annotations(paths: Iterable[str | Path], doc_ids: set[str]) 
     """doc_id -> facts of the gold annotation (SPEC §3), for the reports in `doc_ids`."""
     from .ingest import read_document
     from .paths import doc_path
-    from .records import build_facts
+    from .records import build_facts, read_tables
     from .standoff import load_annotated
 
     facts: dict[str, list[dict]] = {}
@@ -131,7 +132,9 @@ def gold_facts_from_annotations(paths: Iterable[str | Path], doc_ids: set[str]) 
         if annotated.doc_id not in doc_ids:
             continue
         doc = read_document(doc_path(annotated.doc_id))
-        facts[annotated.doc_id] = build_facts(doc, annotated.annotation.spans, annotated.annotation.relations)
+        # table cells carry no drawn relations (GUIDE): their row and column headers link them
+        facts[annotated.doc_id] = build_facts(doc, annotated.annotation.spans, annotated.annotation.relations,
+                                              tables=read_tables(doc))
     return facts
 
 
