@@ -199,6 +199,12 @@ def build_facts(
     return facts
 
 
+def _own_script(doc: Any, text: str) -> str:
+    """The report's clean text when `text` is its Simplified view (same length, same offsets), else `text`."""
+    clean = getattr(doc, "clean", None)
+    return clean if isinstance(clean, str) and len(clean) == len(text) else text
+
+
 def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells) -> dict:
     count_text = span.text(text)
     try:
@@ -207,8 +213,9 @@ def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells
         parsed = None
     cats = [by_id[i] for i in link.get("counts", []) if i in by_id]
     outs = [by_id[i] for i in link.get("outcome", []) if i in by_id]
-    cat_text = cats[0].text(text) if cats else None
-    out_text = outs[0].text(text) if outs else None
+    shown = _own_script(doc, text)  # what the report itself says, in its own script
+    cat_text = cats[0].text(shown) if cats else None
+    out_text = outs[0].text(shown) if outs else None
     table = looks_like_table_cell(text, span)
     if table_cells and span.id in table_cells:
         cat_text, out_text = table_cells[span.id]
@@ -225,7 +232,7 @@ def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells
         "outcome": canon_out(out_text) if out_text else None,
         "start": start,
         "end": end,
-        "evidence": evidence_sentence(text, span),
+        "evidence": evidence_sentence(shown, span),
         "score": round(float(span.score), 4),
         "table": table,
         "cues": count_cues(text, span),
