@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nianbao.paths import PROJECT_ROOT, real_report_paths  # noqa: E402
+from nianbao.paths import PROJECT_ROOT  # noqa: E402
 
 PROJECT_REPORTS, PROJECT_CHARS = 100_000, 10_000
 
@@ -61,12 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores-per-node", type=int, default=16, help="for the projection")
     args = parser.parse_args(argv)
 
-    from nianbao.ingest import read_document
+    from infer_speed import real_documents  # bench/ is on sys.path when run as a script
 
-    real = real_report_paths()
-    if not real:
-        raise SystemExit("no real reports found (set NIANBAO_SHARED)")
-    docs = [read_document(p) for p in real]
+    real, docs = real_documents()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         common = ["--backend", "model" if args.tiny else args.backend, "--batch-size", str(args.batch_size)]

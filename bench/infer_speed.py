@@ -45,6 +45,16 @@ def save_tiny_model(out: Path, texts: list[str]) -> Path:
     return out
 
 
+def real_documents() -> tuple[list[Path], list]:
+    """The real reports' paths and their Documents; exits with a message when there are none."""
+    from nianbao.ingest import read_document
+
+    real = real_report_paths()
+    if not real:
+        raise SystemExit("no real reports found (set NIANBAO_SHARED)")
+    return real, [read_document(p) for p in real]
+
+
 def run_infer_child(paths: list[Path], out: Path, model: Path, batch_size: int, workers: int) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one `infer.py` run in a child process."""
     cmd = [sys.executable, str(ROOT / "infer.py"), *map(str, paths), "--out", str(out), "--model", str(model),
@@ -83,12 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from nianbao.ingest import read_document
-
-    real = real_report_paths()
-    if not real:
-        raise SystemExit("no real reports found (set NIANBAO_SHARED)")
-    docs = [read_document(p) for p in real]
+    real, docs = real_documents()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model = save_tiny_model(tmp / "tiny", [d.simplified for d in docs]) if args.tiny else Path(args.model)

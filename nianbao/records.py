@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from .spans import Relation, Span
+from .spans import Relation, Span, stretch_around
 
 SENTENCE_BREAKS = "。！？!?；;\n"
 CLAUSE_BREAKS = "，,；;。！？!?\n"
@@ -108,19 +108,9 @@ def _default_canonical() -> tuple[Callable, Callable]:
     return canonical_category, canonical_outcome
 
 
-def _bounds(text: str, pos: int, breaks: str) -> tuple[int, int]:
-    start = pos
-    while start > 0 and text[start - 1] not in breaks:
-        start -= 1
-    end = pos
-    while end < len(text) and text[end] not in breaks:
-        end += 1
-    return start, end
-
-
 def evidence_sentence(text: str, span: Span) -> str:
     """The sentence holding the span, trimmed: what a reader checks the number against."""
-    start, end = _bounds(text, span.start, SENTENCE_BREAKS)
+    start, end = stretch_around(text, span.start, SENTENCE_BREAKS)
     end = max(end, span.end)
     if end < len(text) and text[end] not in "\n":
         end += 1
@@ -129,10 +119,10 @@ def evidence_sentence(text: str, span: Span) -> str:
 
 def count_cues(text: str, span: Span) -> list[str]:
     """Clause cues the record rules need: part of a total (其中) and carried over (结转)."""
-    start, _ = _bounds(text, span.start, CLAUSE_BREAKS)
+    start, _ = stretch_around(text, span.start, CLAUSE_BREAKS)
     before = text[start : span.start]
     cues = []
-    sentence_start, _ = _bounds(text, span.start, SENTENCE_BREAKS)
+    sentence_start, _ = stretch_around(text, span.start, SENTENCE_BREAKS)
     if "其中" in text[sentence_start : span.start]:
         cues.append("qizhong")
     if CARRIED_OVER_RE.search(before):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .lexicon import Lexicon, load_lexicon
 from .normalise import simplified_view
-from .spans import Annotation, Relation, Span
+from .spans import Annotation, Relation, Span, stretch_around
 
 RULES_VERSION = "rules-0.2.0"
 
@@ -241,17 +241,6 @@ def _zero_counts(s: str, terms: list[_Cand], pats: _Patterns) -> list[_Cand]:
 
 # --------------------------------------------------------------------------- relations
 
-def _bounds(s: str, pos: int, stops: str) -> tuple[int, int]:
-    """The [start, end) of the stretch around `pos` delimited by characters in `stops`."""
-    a = pos
-    while a > 0 and s[a - 1] not in stops:
-        a -= 1
-    b = pos
-    while b < len(s) and s[b] not in stops:
-        b += 1
-    return a, b
-
-
 def _nearest(items: list[_Cand], count: _Cand, a: int, b: int) -> _Cand | None:
     """The nearest item in [a, b): the closest one before the count, else the closest after."""
     before = [t for t in items if a <= t.start and t.end <= count.start]
@@ -288,12 +277,12 @@ def _best_outcome(outs: list[_Cand], count: _Cand, a: int, b: int) -> _Cand | No
 
 def _link_narrative(s: str, count: _Cand, cats: list[_Cand], outs: list[_Cand]) -> None:
     """Category: nearest in the clause, else in the sentence; outcome: nearest in the clause."""
-    ca, cb = _bounds(s, count.start, _CLAUSE_END)
-    sa, sb = _bounds(s, count.start, _SENTENCE_END)
+    ca, cb = stretch_around(s, count.start, _CLAUSE_END)
+    sa, sb = stretch_around(s, count.start, _SENTENCE_END)
     cat = _nearest_before(cats, count, ca) or _adjacent_after(cats, count, cb) or _nearest_before(cats, count, sa)
     if cat is None and "其中" in s[sa:count.start]:
         # 其中 refers back to the total of the previous sentence: look there too.
-        pa, _ = _bounds(s, max(sa - 1, 0), _SENTENCE_END)
+        pa, _ = stretch_around(s, max(sa - 1, 0), _SENTENCE_END)
         cat = _nearest_before(cats, count, pa)
     cat = cat or _nearest(cats, count, ca, cb) or _nearest(cats, count, sa, sb)
     if cat:
@@ -306,8 +295,8 @@ def _link_narrative(s: str, count: _Cand, cats: list[_Cand], outs: list[_Cand]) 
 def _link_respectively(s: str, counts: list[_Cand], cats: list[_Cand], outs: list[_Cand]) -> None:
     """`A、B分别为3件、5件`: pair the terms before 分别 with the counts after it, in order."""
     for m in re.finditer("分别", s):
-        a, _ = _bounds(s, m.start(), _SENTENCE_END + "，,：:")
-        _, b = _bounds(s, m.end(), _SENTENCE_END + "，,")
+        a, _ = stretch_around(s, m.start(), _SENTENCE_END + "，,：:")
+        _, b = stretch_around(s, m.end(), _SENTENCE_END + "，,")
         after = [c for c in counts if m.end() <= c.start and c.end <= b and not c.table]
         if len(after) < 2:
             continue
@@ -322,7 +311,7 @@ def _row_header(s: str, count: _Cand, table_start: int) -> tuple[int, int] | Non
     """The nearest non-numeric, non-empty cell before a table count (its row header)."""
     pos = count.start
     while pos > table_start:
-        a, _ = _bounds(s, pos - 1, "|\n")
+        a, _ = stretch_around(s, pos - 1, "|\n")
         cell = s[a:pos].strip().strip("|").strip()
         if cell and cell not in ("/", "—", "-", "－") and not _BARE_CELL.fullmatch(cell):
             return a, pos

@@ -45,6 +45,17 @@ class Annotation:
     relations: list[Relation] = field(default_factory=list)
 
 
+def stretch_around(text: str, pos: int, stops: str) -> tuple[int, int]:
+    """The [start, end) of the stretch of `text` around `pos` between characters in `stops` (a clause, a sentence)."""
+    start = pos
+    while start > 0 and text[start - 1] not in stops:
+        start -= 1
+    end = pos
+    while end < len(text) and text[end] not in stops:
+        end += 1
+    return start, end
+
+
 def spans_to_bio(length: int, spans: Iterable[Span]) -> list[str]:
     """Character BIO tags for a text of `length` code points; overlapping spans are an error."""
     tags = ["O"] * length
