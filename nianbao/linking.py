@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 from .labels import relation_for
-from .spans import Relation, Span
+from .spans import Relation, Span, stretch_around
 
 FINE_BREAKS = "，,；;。！？!?：:、\n"
 WIDE_BREAKS = "，,；;。！？!?\n"
@@ -38,19 +38,13 @@ HEAD_LOOKBACK_SENTENCES = 2
 
 @dataclass(frozen=True)
 class Segments:
-    """Start offsets of fine clauses, wide clauses and sentences, for fast lookups."""
+    """The text being linked, with its clause and sentence stretches."""
 
     text: str
 
     def bounds(self, pos: int, breaks: str) -> tuple[int, int]:
         """[start, end) of the stretch around `pos` delimited by any of `breaks`."""
-        start = pos
-        while start > 0 and self.text[start - 1] not in breaks:
-            start -= 1
-        end = pos
-        while end < len(self.text) and self.text[end] not in breaks:
-            end += 1
-        return start, end
+        return stretch_around(self.text, pos, breaks)
 
 
 def ensure_ids(spans: list[Span], prefix: str = "p") -> list[Span]:
