@@ -104,23 +104,17 @@ def rules_predictor() -> Predictor:
 
 
 def model_predictor(model_dir: Path) -> Predictor:
-    """A trained tagger; relations come from the linker when it is available."""
+    """A trained tagger; relations come from the linker, as in `infer.py`."""
+    from .linking import ensure_ids, link
     from .model import Tagger
 
     tagger = Tagger.load(model_dir)
 
     def annotate(text: str) -> Annotation:
-        spans = tagger.predict([text])[0]
-        for i, span in enumerate(spans):
-            span.id = span.id or f"p{i + 1}"
-        try:
-            from .linking import link
-        except ImportError:
-            return Annotation(spans, [])
+        spans = ensure_ids(tagger.predict([text])[0])
         return Annotation(spans, link(text, spans))
 
-    version = getattr(tagger, "model_version", None) or f"model-{Path(model_dir).name}"
-    return Predictor(str(version), annotate)
+    return Predictor(f"model-{tagger.version}", annotate)
 
 
 def make_predictor(spec: str | None) -> Predictor | None:

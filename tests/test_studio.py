@@ -137,3 +137,30 @@ def test_wrong_url_or_token_is_one_line_and_exit_2(studio_server, seed, tmp_path
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and url in err[0]
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.studio
+def test_push_with_a_trained_model_attaches_its_predictions(studio_server, seed, tmp_path):
+    """`--predict MODEL_DIR`: the model's spans arrive as predictions named after its model_version."""
+    import sys
+
+    from nianbao.ingest import read_document
+    from nianbao.paths import PROJECT_ROOT
+
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from infer_speed import save_tiny_model
+
+    model = save_tiny_model(tmp_path / "model", [read_document(seed).simplified])
+    args = [*_server_args(studio_server), "--project", "model predictions", "--predict", str(model), str(seed)]
+    assert cli.main(["studio", "push", *args]) == 0
+    client = studio.connect(studio_server.url, studio_server.token)
+    project_id = studio.ensure_project(client, "model predictions")
+    export_file = tmp_path / "export.json"
+    assert cli.main(["studio", "pull", *_server_args(studio_server), "--project", str(project_id), "--out", str(export_file)]) == 0
+    (task,) = json.loads(export_file.read_text(encoding="utf-8"))
+    (prediction,) = task["predictions"]
+    assert prediction["model_version"] == "model-tiny-untrained"
+    text = task["data"]["text"]
+    regions = [r for r in prediction["result"] if r["type"] == "labels"]
+    assert regions, "an untrained model still tags something"
+    assert all(text[r["value"]["start"] : r["value"]["end"]] == r["value"]["text"] for r in regions)
