@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -256,6 +257,22 @@ def model_version(data_snapshot: Iterable[tuple[str, str, Sequence[tuple[int, in
 # --------------------------------------------------------------------------- tagger
 
 
+def quantize_linear_int8(model: Any, device: str = "cpu") -> Any:
+    """The model with its Linear layers' weights in int8, activations quantized on the fly.
+
+    Why: on CPU the Linear layers are most of the forward pass, and int8 matrix products
+    are about twice as fast as float32 ones. The CPU kernels only: other devices are refused.
+    """
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    if device != "cpu":
+        raise ValueError(f"int8 dynamic quantization runs on the CPU only, not on {device}")
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 @dataclass
 class Tagger:
     """A saved model ready to tag whole reports."""
@@ -268,8 +285,13 @@ class Tagger:
     device: str = "cpu"
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "Tagger":
-        """Load a `save_pretrained` directory written by `train.py` (or any compatible one)."""
+    def load(cls, path: str | Path, device: str = "cpu", quantize: bool | None = None) -> "Tagger":
+        """Load a `save_pretrained` directory written by `train.py` (or any compatible one).
+
+        `quantize`: int8 dynamic quantization of the Linear layers (CPU only); None = on for
+        CPU, where it makes inference faster for a negligible change in the spans (README,
+        "Speed and memory").
+        """
         from transformers import AutoConfig, AutoModelForTokenClassification
 
         path = Path(path)
@@ -279,12 +301,16 @@ class Tagger:
         model = AutoModelForTokenClassification.from_pretrained(str(path))
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8")) if (path / META_FILE).exists() else {}
         model.to(device).eval()
+        version = str(meta.get("model_version", "unknown"))
+        if quantize if quantize is not None else device == "cpu":
+            model = quantize_linear_int8(model, device)
+            version += "+int8"  # its spans differ slightly from the float model's: records say which ran
         return cls(
             model=model,
             tokenizer=load_tokenizer(path),
             max_len=int(meta.get("max_len", 256)),
             stride=int(meta.get("stride", 64)),
-            version=str(meta.get("model_version", "unknown")),
+            version=version,
             device=device,
         )
 
@@ -391,8 +417,15 @@ def decode_tags(probs: np.ndarray) -> np.ndarray:
     tags = np.zeros(len(probs), dtype=np.int64)  # O
     open_ = probs[:, label2id["O"]] < SURE_O
     edges = np.flatnonzero(np.diff(np.concatenate(([0], open_.astype(np.int8), [0]))))
+    best = probs.argmax(axis=1)
+    # bad[i]: the argmax tags i-1 -> i break BIO; a stretch with no bad step (and no I- first)
+    # keeps its argmax tags, which are then the best valid path too, with no Viterbi loop.
+    bad = np.concatenate(([0], np.cumsum(~_ALLOWED[best[:-1], best[1:]]))) if len(best) else best
     for start, end in zip(edges[::2], edges[1::2]):
-        tags[start:end] = viterbi_tags(probs[start:end])
+        if _START_ALLOWED[best[start]] and bad[end - 1] == bad[start]:
+            tags[start:end] = best[start:end]
+        else:
+            tags[start:end] = viterbi_tags(probs[start:end])
     return tags
 
 

@@ -159,7 +159,7 @@ def test_model_backend_with_a_tiny_saved_model(tmp_path):
     out = tmp_path / "out"
     assert run_infer(*inputs, "--out", out, "--model", model, "--batch-size", "2") == 0
     records = read_jsonl(out / "records.jsonl")
-    assert len(records) == 2 and all(r["model_version"] == "tiny-untrained" for r in records)
+    assert len(records) == 2 and all(r["model_version"] == "tiny-untrained+int8" for r in records)
     for rec in records:
         original = read_document(rec["source"]).original
         assert all(original[f["start"] : f["end"]] == f["count_text"] for f in rec["facts"])

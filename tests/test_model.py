@@ -76,7 +76,7 @@ def test_save_load_round_trip_with_plain_transformers(char_dir):
 
     model = AutoModelForTokenClassification.from_pretrained(char_dir)
     assert model.config.label2id == label2id
-    tagger = Tagger.load(char_dir)
+    tagger = Tagger.load(char_dir, quantize=False)  # float32: the same numbers as plain transformers
     tok = AutoTokenizer.from_pretrained(char_dir)
     window = TEXT[:20]
     with torch.inference_mode():
@@ -84,6 +84,43 @@ def test_save_load_round_trip_with_plain_transformers(char_dir):
     expected = torch.softmax(logits, -1).numpy()
     got = tagger.window_probs([window])[0]
     assert np.allclose(got, expected, atol=1e-5)
+
+
+def test_int8_tagger_is_the_cpu_default_and_stays_close_to_float32(char_dir):
+    """Quantized Linear layers on CPU by default; probabilities move little, so decoded tags barely change."""
+    import torch
+
+    fast, exact = Tagger.load(char_dir), Tagger.load(char_dir, quantize=False)
+    assert any("quantized" in type(m).__module__ for m in fast.model.modules())
+    assert not any("quantized" in type(m).__module__ for m in exact.model.modules())
+    assert fast.version == exact.version + "+int8", "records must say that the int8 model made them"
+    assert isinstance(exact.model.classifier, torch.nn.Linear)
+    long_text = TEXT * 9
+    got, want = fast.predict_probs([long_text])[0], exact.predict_probs([long_text])[0]
+    assert got.shape == want.shape and np.abs(got - want).max() < 0.05
+    with pytest.raises(ValueError, match="CPU only"):
+        from nianbao.model import quantize_linear_int8
+
+        quantize_linear_int8(exact.model, device="cuda")
+
+
+def test_decoding_keeps_argmax_when_valid_and_repairs_it_otherwise():
+    """The fast path (valid argmax tags) and the Viterbi path agree with Viterbi on every stretch."""
+    from nianbao.model import SURE_O, decode_tags, viterbi_tags
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(1, 200))
+        probs = rng.dirichlet(np.full(len(BIO_TAGS), 0.3), size=n).astype(np.float32)
+        sure = rng.random(n) < 0.5
+        probs[sure] = 0.0
+        probs[sure, label2id["O"]] = 1.0
+        want = np.zeros(n, dtype=np.int64)
+        open_ = probs[:, label2id["O"]] < SURE_O
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], open_.astype(np.int8), [0]))))
+        for start, end in zip(edges[::2], edges[1::2]):
+            want[start:end] = viterbi_tags(probs[start:end])
+        assert (decode_tags(probs) == want).all()
 
 
 def test_predict_covers_long_texts_and_scores_spans(char_dir):

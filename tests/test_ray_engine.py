@@ -163,4 +163,4 @@ def test_model_backend_records_are_identical_too(local_ray, inputs, tmp_path):
     assert run_infer(real, distributed, "--model", str(model), "--batch-size", "2", "--engine", "ray") == 0
     records = by_doc_id(distributed / "records.jsonl")
     assert records == by_doc_id(local / "records.jsonl")
-    assert len(records) == 3 and {r["model_version"] for r in records} == {"tiny-test"}
+    assert len(records) == 3 and {r["model_version"] for r in records} == {"tiny-test+int8"}

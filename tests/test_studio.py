@@ -159,7 +159,7 @@ def test_push_with_a_trained_model_attaches_its_predictions(studio_server, seed,
     assert cli.main(["studio", "pull", *_server_args(studio_server), "--project", str(project_id), "--out", str(export_file)]) == 0
     (task,) = json.loads(export_file.read_text(encoding="utf-8"))
     (prediction,) = task["predictions"]
-    assert prediction["model_version"] == "model-tiny-untrained"
+    assert prediction["model_version"] == "model-tiny-untrained+int8"
     text = task["data"]["text"]
     regions = [r for r in prediction["result"] if r["type"] == "labels"]
     assert regions, "an untrained model still tags something"
