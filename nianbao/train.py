@@ -54,6 +54,7 @@ class ModelConfig:
     vocab_min_freq: int = 1
     vocab_common_cjk: bool = True
     rule_features: bool = True  # feed the rule pre-annotator's tags as token types (models built from a config only)
+    rule_feature_dropout: float = 0.0  # share of training windows shown without the rule tags, so the text itself is learned too
 
 
 @dataclass
@@ -175,6 +176,7 @@ def validate(cfg: Config) -> Config:
         (cfg.eval.kfold == 0 or cfg.eval.kfold >= 2, "eval.kfold must be 0 (off) or at least 2"),
         (cfg.eval.kfold_epochs >= 1, "eval.kfold_epochs must be at least 1"),
         (cfg.model.vocab_min_freq >= 1, "model.vocab_min_freq must be at least 1"),
+        (0 <= cfg.model.rule_feature_dropout < 1, "model.rule_feature_dropout must be in [0, 1)"),
     ]
     checks.append((not (cfg.model.model_name_or_path and cfg.model.rule_features),
                    "model.rule_features needs a model built from a config; set it to false with model.model_name_or_path"))
@@ -500,6 +502,9 @@ def fit(
         bar = tqdm(batches, desc=f"{desc} epoch {epoch}/{epochs}", unit="batch", leave=False)
         for batch in bar:
             inputs = _collate(batch, pad_id)
+            if "token_type_ids" in inputs and cfg.model.rule_feature_dropout > 0:
+                hide = torch.rand(len(batch)) < cfg.model.rule_feature_dropout  # seeded per epoch above
+                inputs["token_type_ids"][hide] = 0
             loss = model(**inputs).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

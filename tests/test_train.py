@@ -162,3 +162,10 @@ def test_without_real_reports_train_py_says_so_and_trains_on_synthetic_reports(t
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["data"]["real_test"] > 0 and metrics["kfold"] is None
     assert (out / "model.safetensors").exists()
+
+
+def test_rule_feature_dropout_is_validated_and_trains(tmp_path, stand_in):
+    with pytest.raises(ConfigError, match="rule_feature_dropout"):
+        load_config(None, ["model.rule_feature_dropout=1.5"])
+    out, metrics = _train(tmp_path, "drop", stand_in, overrides=["model.rule_feature_dropout=0.5"])
+    assert metrics["training"]["epochs_run"] == 2 and (out / "model.safetensors").exists()
