@@ -14,9 +14,9 @@ from nianbao.synth import generate
 from nianbao.train import Config, WindowConfig, make_examples, _collate, load_config
 
 SIZES = {
-    "tiny (h64, 2 layers)": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128},
+    "small (configs/small.yaml)": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256},
     "default": {},
-    "large (h256, 4 layers)": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
+    "large (h384, 6 layers)": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 6, "intermediate_size": 1536},
 }
 
 
