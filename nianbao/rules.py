@@ -398,23 +398,17 @@ def annotate(text: str, lexicon_path: str | None = None) -> Annotation:
 
 # --------------------------------------------------------------------------- CLI
 
-def _read_clean(path: Path) -> str:
-    """The clean text annotators see."""
-    from .ingest import read_document
-
-    return read_document(path).clean
-
-
 def _run_cli(args: argparse.Namespace) -> int:
-    failed = 0
-    for name in args.files:
-        path = Path(name)
-        try:
-            text = _read_clean(path)
-        except Exception as exc:  # one bad file never stops the batch
-            print(f"{path}: cannot read: {exc}", file=sys.stderr)
+    from .ingest import ReadError, iter_documents
+
+    failed = total = 0
+    for doc in iter_documents(args.files):  # one bad file never stops the batch
+        total += 1
+        if isinstance(doc, ReadError):
+            print(f"{doc.path}: cannot read: {doc.reason}", file=sys.stderr)
             failed += 1
             continue
+        path, text = doc.source, doc.clean
         ann = annotate(text)
         rows = [{"id": sp.id, "text": text[sp.start:sp.end], "label": sp.label, "start": sp.start,
                  "end": sp.end, "score": sp.score} for sp in ann.spans]
@@ -425,7 +419,7 @@ def _run_cli(args: argparse.Namespace) -> int:
         print(f"# {path} ({len(rows)} spans, {len(ann.relations)} relations)")
         for row in rows:
             print(f"{row['id']}\t{row['label']}\t{row['start']}\t{row['end']}\t{row['text']}")
-    return 1 if failed and failed == len(args.files) else 0
+    return 1 if failed and failed == total else 0
 
 
 def add_cli(subparsers) -> None:

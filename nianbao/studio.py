@@ -206,18 +206,14 @@ def tasks_by_doc_id(client: "LabelStudio", project_id: int) -> dict[str, Any]:
 
 def push(client: "LabelStudio", title: str, inputs: Iterable[Path], predictor: Predictor | None) -> tuple[int, int, int, int]:
     """Import each input as a task unless its doc_id is already there. Returns (project, added, present, failed)."""
-    from tqdm import tqdm
-
-    from .ingest import expand_inputs, read_document
+    from .ingest import ReadError, iter_documents
 
     project_id = ensure_project(client, title)
     present = set(tasks_by_doc_id(client, project_id))
     tasks, skipped, failed = [], 0, 0
-    for path in tqdm(expand_inputs(inputs), desc="reading", unit="doc", disable=None):
-        try:
-            doc = read_document(path)
-        except Exception as exc:  # one bad file never stops the batch
-            print(f"error: {path}: {exc}", file=sys.stderr)
+    for doc in iter_documents(inputs, progress=True):  # one bad file never stops the batch
+        if isinstance(doc, ReadError):
+            print(f"error: {doc}", file=sys.stderr)
             failed += 1
             continue
         if doc.doc_id in present:

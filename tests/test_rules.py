@@ -17,7 +17,8 @@ from nianbao.cli import main as cli_main
 from nianbao.labels import LABEL_NAMES, RELATION_NAMES
 from nianbao.numbers import parse_count
 from nianbao.paths import real_report_paths, seed_paths, shared_dir
-from nianbao.rules import RULES_VERSION, _read_clean, annotate
+from nianbao.ingest import read_document
+from nianbao.rules import RULES_VERSION, annotate
 from nianbao.spans import spans_to_bio
 
 REAL = real_report_paths()
@@ -27,7 +28,7 @@ needs_real = pytest.mark.skipif(not REAL, reason=f"no real reports under {shared
 @lru_cache(maxsize=None)
 def _real(stem: str) -> tuple[str, object]:
     path = next(p for p in REAL if p.stem == stem)
-    text = _read_clean(path)
+    text = read_document(path).clean
     return text, annotate(text)
 
 
@@ -67,7 +68,7 @@ _NEVER_AFTER = "年月日号號%％分位名"
 def test_no_year_date_percentage_phone_or_document_number_in_any_real_report():
     bad = []
     for path in REAL:
-        text = _read_clean(path)
+        text = read_document(path).clean
         for span in annotate(text).spans:
             if span.label != "COUNT":
                 continue
@@ -83,7 +84,7 @@ def test_no_year_date_percentage_phone_or_document_number_in_any_real_report():
 @needs_real
 def test_every_real_annotation_is_valid_and_every_count_parses():
     for path in REAL:
-        text = _read_clean(path)
+        text = read_document(path).clean
         ann = annotate(text)
         spans_to_bio(len(text), ann.spans)  # raises on overlaps / out-of-range spans
         ids = [s.id for s in ann.spans]
@@ -150,7 +151,7 @@ def test_flattened_table_cells_are_counts_with_row_headers():
     if not tables:
         pytest.skip("no flattened-table report in the shared corpus")
     for path in tables:
-        text = _read_clean(path)
+        text = read_document(path).clean
         ann = annotate(text)
         by_id = {s.id: s for s in ann.spans}
         cells = [s for s in ann.spans if s.label == "COUNT" and text[s.start:s.end].strip().isdigit()]
