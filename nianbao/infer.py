@@ -337,7 +337,7 @@ def plan_jobs(inputs: Iterable[str], out_dir: Path) -> tuple[list[Job], int, lis
     """Jobs still to do, how many were skipped as done, and inputs that cannot even be hashed."""
     from .ingest import expand_inputs
 
-    paths = expand_inputs(_expand_globs(inputs))
+    paths = expand_inputs(inputs)
     done = done_keys(out_dir / RECORDS)
     jobs, skipped, unreadable = [], 0, []
     for path, doc_id in zip(paths, unique_doc_ids(paths)):
@@ -351,19 +351,6 @@ def plan_jobs(inputs: Iterable[str], out_dir: Path) -> tuple[list[Job], int, lis
             continue
         jobs.append(Job(str(path), doc_id, sha))
     return jobs, skipped, unreadable
-
-
-def _expand_globs(inputs: Iterable[str]) -> list[str]:
-    """Shell-style globs that the shell did not expand (quoted, or on Windows)."""
-    import glob
-
-    out: list[str] = []
-    for item in inputs:
-        if any(ch in str(item) for ch in "*?[") and not Path(item).exists():
-            out.extend(sorted(glob.glob(str(item), recursive=True)) or [item])
-        else:
-            out.append(str(item))
-    return out
 
 
 def _batches(items: list[Job], size: int) -> list[list[Job]]:

@@ -369,7 +369,8 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     for item in inputs:
         item = Path(item)
         if not item.exists() and glob.has_magic(str(item)):
-            paths.extend(Path(p) for p in sorted(glob.glob(str(item), recursive=True)) if Path(p).is_file())
+            matched = [Path(p) for p in sorted(glob.glob(str(item), recursive=True)) if Path(p).is_file()]
+            paths.extend(matched or [item])  # a pattern matching nothing is kept, so reading it names it as an error
         elif item.is_dir():
             paths.extend(
                 p for p in sorted(item.rglob("*"))

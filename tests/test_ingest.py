@@ -304,3 +304,11 @@ def test_glosses_broken_by_mojibake_are_removed_from_seed_001():
     tone = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
     assert not re.search(f"[a-z{tone}]*[{tone}][a-z{tone}]*[)）]", clean), "a pinyin gloss is left"
     assert "納入" in clean and "政務服務" in clean  # the words around the broken gloss stay
+
+
+def test_globs_expand_and_a_glob_matching_nothing_is_an_error_not_a_silent_skip(tmp_path):
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text("某县2020年政府信息公开工作年度报告\n共公开信息12条。", encoding="utf-8")
+    assert [p.name for p in ingest.expand_inputs([str(tmp_path / "*.txt")])] == ["a.txt", "b.txt"]
+    (missing,) = list(ingest.iter_documents([str(tmp_path / "none" / "*.pdf")]))
+    assert isinstance(missing, ingest.ReadError) and "none" in str(missing)
