@@ -24,7 +24,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -34,18 +33,13 @@ from typing import Any, Iterable, Iterator, Protocol
 from .linking import ensure_ids, link
 from .paths import PROJECT_ROOT
 from .records import build_facts, build_record, read_tables
+from .repair import snap_counts
 from .spans import Span
 
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "runs" / "default"
 RECORDS = "records.jsonl"
 ERRORS = "errors.jsonl"
 PARTS_DIR = "html_parts"  # per-report HTML fragments, joined into report.html at the end
-
-# Characters that may continue a number: digits, decimal points, Chinese numerals, multipliers.
-NUMBER_CHARS = set("0123456789０１２３４５６７８９.．〇零一二两三四五六七八九十百千万亿")
-DIGITS = set("0123456789０１２３４５６７８９")
-TRAILERS = set("余多")  # 30余件: approximators between number and unit
-UNIT_RE = re.compile(r"(人次|万元|亿元|元|件|条|个|项|人|次|份|篇|期|场|起|家|批|宗|例|封|部|名|余|多)")
 
 
 class Predictor(Protocol):
@@ -107,53 +101,6 @@ def make_predictor(backend: str, model_dir: Path, batch_size: int) -> Predictor:
 
 # --------------------------------------------------------------------------- spans
 
-def snap_span(text: str, span: Span, lo: int, hi: int) -> Span:
-    """Grow a COUNT over digits/numerals it cut (and the unit right after) within [lo, hi).
-
-    Subword and windowed taggers sometimes end a span inside a number (`1` of `12件`) or
-    start it in the middle; a split number gives a wrong value, so the edges are moved to
-    the number's edges. Non-COUNT spans are returned unchanged.
-    """
-    if span.label != "COUNT":
-        return span
-    start, end = span.start, span.end
-    if text[start] in NUMBER_CHARS:
-        while start > lo and _continues_number_leftwards(text, start, lo):
-            start -= 1
-    if text[end - 1] in NUMBER_CHARS:
-        while end < hi and text[end] in NUMBER_CHARS:
-            end += 1
-        while end < hi and text[end] in TRAILERS:
-            end += 1
-        unit = UNIT_RE.match(text, end)
-        if unit and unit.end() <= hi:
-            end = unit.end()
-    if text[end - 1] in ".．":
-        end -= 1
-    return Span(start, end, span.label, span.score, span.id)
-
-
-def _continues_number_leftwards(text: str, start: int, lo: int) -> bool:
-    """Whether the character before `start` is a digit (or a decimal point after a digit)."""
-    before = text[start - 1]
-    if before in DIGITS:
-        return True
-    return before in ".．" and start - 2 >= lo and text[start - 2] in DIGITS
-
-
-def snap_spans(text: str, spans: list[Span]) -> list[Span]:
-    """Snap every COUNT's edges without running into its neighbours."""
-    ordered = sorted(spans, key=lambda s: s.start)
-    out: list[Span] = []
-    for i, span in enumerate(ordered):
-        lo = out[-1].end if out else 0
-        hi = ordered[i + 1].start if i + 1 < len(ordered) else len(text)
-        snapped = snap_span(text, span, max(lo, 0), max(hi, span.end))
-        if snapped.end > snapped.start:  # a lone "." predicted as a COUNT snaps to nothing
-            out.append(snapped)
-    return out
-
-
 def spans_for_record(doc: Any, spans: list[Span]) -> list[dict]:
     """Every predicted span with start/end in the ORIGINAL text, its label, score and text."""
     out = []
@@ -177,7 +124,7 @@ def file_sha256(path: str | Path) -> str:
 def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str) -> dict:
     """Spans of one document (over its Simplified view) -> its SPEC §4 record."""
     text = doc.simplified
-    spans = ensure_ids(snap_spans(text, [s for s in spans if s.end > s.start]))
+    spans = ensure_ids(snap_counts(text, [s for s in spans if s.end > s.start]))
     relations = link(text, spans)
     tables = read_tables(doc)  # the table structure decides the links of table cells
     facts = build_facts(doc, spans, relations, text=text, tables=tables)

@@ -349,7 +349,9 @@ class Tagger:
 
     def predict_probs(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
         """Per-character label probabilities for whole documents (windows, batching, stitching)."""
-        views = [simplified(t) for t in texts]
+        return self._probs(texts, [simplified(t) for t in texts], batch_size)
+
+    def _probs(self, texts: Sequence[str], views: Sequence[str], batch_size: int) -> list[np.ndarray]:
         all_windows = [make_windows(v, self.max_len, self.stride) if v else [] for v in views]
         flat = [v[s:e] for v, ws in zip(views, all_windows) for s, e in ws]
         flat_rules = None
@@ -363,9 +365,17 @@ class Tagger:
             k += len(ws)
         return out
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[list[Span]]:
-        """Spans per text, each scored with the mean probability of its characters' tags."""
-        return [probs_to_spans(p) for p in self.predict_probs(texts, batch_size=batch_size)]
+    def predict(self, texts: Sequence[str], batch_size: int = 32, repair: bool = True) -> list[list[Span]]:
+        """Spans per text, each scored with the mean probability of its characters' tags.
+
+        `repair`: apply `nianbao.repair.repair_spans` (split numbers joined, stray characters
+        dropped, categories completed); off gives the decoded spans as they are.
+        """
+        from .repair import repair_spans
+
+        views = [simplified(t) for t in texts]
+        spans = [probs_to_spans(p) for p in self._probs(texts, views, batch_size)]
+        return [repair_spans(v, s) for v, s in zip(views, spans)] if repair else spans
 
 
 def allowed_transitions() -> np.ndarray:

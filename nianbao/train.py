@@ -693,10 +693,13 @@ government information-disclosure annual reports. Input is the Simplified view o
 
 ## Evaluation (entity level; model vs the rule pre-annotator)
 
+The model's spans are decoded as the best valid BIO path and then repaired (`nianbao.repair`),
+as `infer.py` does.
+
 {metrics['table']}
 
 Load with `AutoModelForTokenClassification.from_pretrained(dir)` and `AutoTokenizer.from_pretrained(dir)`,
-or `nianbao.model.Tagger.load(dir)` for whole reports (windows, stitching, spans).
+or `nianbao.model.Tagger.load(dir)` for whole reports (windows, stitching, repaired spans).
 """
 
 

@@ -13,6 +13,7 @@ import pytest
 from nianbao import infer
 from nianbao.ingest import read_document
 from nianbao.paths import PROJECT_ROOT, real_report_paths, shared_dir
+from nianbao.repair import snap_counts
 from nianbao.spans import Span
 
 REPORTS = real_report_paths()
@@ -135,7 +136,7 @@ def test_snapping_never_leaves_a_number_split():
     text = "收到申请123件,办结4.5万余条"
     two, four = text.index("2"), text.index("4.")
     cut = [Span(two, two + 1, "COUNT"), Span(four, four + 2, "COUNT")]  # "2" of 123件, "4." of 4.5万余条
-    snapped = infer.snap_spans(text, cut)
+    snapped = snap_counts(text, cut)
     assert [text[s.start : s.end] for s in snapped] == ["123件", "4.5万余条"]
 
 

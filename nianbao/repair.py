@@ -1,0 +1,292 @@
+"""Span repair: from a tagger's decoded spans to well-formed ones.
+
+A character tagger trained on a few dozen reports finds most spans and leaves some
+ragged: a number cut in two (`20` + `20` of 2020), an outcome stopped inside a lexicon
+term (`逾期` of `逾期未补正`), a lone `按` tagged as an outcome, `没` as a count, only the
+head noun of a category (`信息` of `政务类信息`), no category at all after `48个乡镇`.
+Each step enforces something the annotation guide asks of every span (a count holds a
+number or a zero statement and is not a date; a lexicon term is not cut; a category
+is the whole noun phrase; the noun after a count with a measure word is its category).
+
+The steps and their word lists were chosen on cross-validated predictions over the
+training and dev reports only, never the test reports (README, "How good it is"). `Tagger.predict` applies `repair_spans` in evaluation and inference alike.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Callable, Sequence
+
+from .lexicon import load_lexicon
+from .normalise import simplified_view
+from .spans import Span
+
+NUMBER_CHARS = frozenset("0123456789０１２３４５６７８９.．〇零一二两三四五六七八九十百千万亿")
+NUMERALS = frozenset("0123456789０１２３４５６７８９〇零一二两三四五六七八九十百千")
+DIGITS = frozenset("0123456789０１２３４５６７８９")
+TRAILERS = frozenset("余多")  # 30余件: approximators between number and unit
+UNIT_RE = re.compile(r"(人次|万元|亿元|元|件|条|个|项|人|次|份|篇|期|场|起|家|批|宗|例|封|部|名|余|多)")
+
+# --------------------------------------------------------------------------- counts
+
+def snap_count(text: str, span: Span, lo: int, hi: int) -> Span:
+    """Grow a COUNT over digits/numerals it cut (and the unit right after) within [lo, hi).
+
+    A split number gives a wrong value, so the edges move to the number's edges.
+    Other labels are returned unchanged.
+    """
+    if span.label != "COUNT":
+        return span
+    start, end = span.start, span.end
+    if text[start] in NUMBER_CHARS:
+        while start > lo and _continues_number_leftwards(text, start, lo):
+            start -= 1
+    if text[end - 1] in NUMBER_CHARS:
+        while end < hi and text[end] in NUMBER_CHARS:
+            end += 1
+        while end < hi and text[end] in TRAILERS:
+            end += 1
+        unit = UNIT_RE.match(text, end)
+        if unit and unit.end() <= hi:
+            end = unit.end()
+    if text[end - 1] in ".．":
+        end -= 1
+    return Span(start, end, span.label, span.score, span.id)
+
+
+def _continues_number_leftwards(text: str, start: int, lo: int) -> bool:
+    """Whether the character before `start` is a digit (or a decimal point after a digit)."""
+    before = text[start - 1]
+    if before in DIGITS:
+        return True
+    return before in ".．" and start - 2 >= lo and text[start - 2] in DIGITS
+
+
+def snap_counts(text: str, spans: Sequence[Span]) -> list[Span]:
+    """Snap every COUNT's edges without running into its neighbours; join pieces of one number."""
+    ordered = sorted(spans, key=lambda s: s.start)
+    joined: list[Span] = []
+    for span in ordered:  # `20` + `20` of 2020: one number the windows or the tagger split
+        prev = joined[-1] if joined else None
+        if (prev is not None and prev.label == span.label == "COUNT" and prev.end == span.start
+                and text[prev.end - 1] in DIGITS and text[span.start] in DIGITS):
+            joined[-1] = Span(prev.start, span.end, "COUNT", min(prev.score, span.score), prev.id)
+        else:
+            joined.append(span)
+    out: list[Span] = []
+    for i, span in enumerate(joined):
+        lo = out[-1].end if out else 0
+        hi = joined[i + 1].start if i + 1 < len(joined) else len(text)
+        snapped = snap_count(text, span, max(lo, 0), max(hi, span.end))
+        if snapped.end > snapped.start:  # a lone "." predicted as a COUNT snaps to nothing
+            out.append(snapped)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _zero_terms(lexicon_path: str | None) -> tuple[str, ...]:
+    lex = load_lexicon(lexicon_path)
+    return tuple(sorted(set(lex.zero_patterns), key=len, reverse=True))
+
+
+def is_count_text(view: str, lexicon_path: str | None = None) -> bool:
+    """A count holds a numeral, or is a zero statement (`没有`, `未收到`, `无`)."""
+    if any(c in NUMERALS for c in view):
+        return True
+    return any(term in view for term in _zero_terms(lexicon_path)) or view.startswith("未")
+
+
+def is_date(view: str, span: Span) -> bool:
+    """Bare digits right before 年/月/日/号 (`指2019年`) are a date, not a count."""
+    return view[span.start:span.end].isdigit() and view[span.end:span.end + 1] in ("年", "月", "日", "号")
+
+
+def drop_non_counts(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:
+    """Drop COUNT spans with neither a numeral nor a zero statement in them (`没`, `以`), and dates."""
+    return [s for s in spans
+            if s.label != "COUNT" or (is_count_text(view[s.start:s.end], lexicon_path) and not is_date(view, s))]
+
+
+# --------------------------------------------------------------------------- categories and outcomes
+
+@lru_cache(maxsize=4)
+def _term_pattern(lexicon_path: str | None) -> tuple[re.Pattern, dict[str, str]]:
+    """One regex over every category and outcome term, longest first, and each term's label."""
+    lex = load_lexicon(lexicon_path)
+    label_of: dict[str, str] = {}
+    for terms in lex.categories.values():
+        for t in terms:
+            label_of.setdefault(simplified_view(t), "CATEGORY")
+    for terms in lex.outcomes.values():
+        for t in terms:
+            label_of[simplified_view(t)] = "OUTCOME"
+    ordered = sorted(label_of, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered))), label_of
+
+
+def complete_terms(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:
+    """Grow a CATEGORY/OUTCOME that stops inside a lexicon term of its label to the whole term.
+
+    `逾期` of `逾期未补正`, `结转下年度继续办` of `结转下年度继续办理`: the lexicon names
+    these phrases whole, so a span that covers part of one and nothing outside it takes it
+    all, swallowing only spans that lie wholly inside the term.
+    """
+    pattern, label_of = _term_pattern(lexicon_path)
+    out = sorted(spans, key=lambda s: s.start)
+    for m in pattern.finditer(view):
+        label = label_of[m.group()]
+        inside = [s for s in out if s.start < m.end() and s.end > m.start()]
+        owners = [s for s in inside if s.label == label and m.start() <= s.start and s.end <= m.end()]
+        if not owners or any(s.start < m.start() or s.end > m.end() for s in inside):
+            continue  # nothing of the term predicted, or a span runs out of it: leave as is
+        if len(owners) == 1 and (owners[0].start, owners[0].end) == m.span():
+            continue
+        score = max(s.score for s in owners)
+        out = [s for s in out if s not in inside] + [Span(m.start(), m.end(), label, score, owners[0].id)]
+        out.sort(key=lambda s: s.start)
+    return out
+
+
+def drop_stray_chars(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:
+    """Drop one-character CATEGORY/OUTCOME spans that are not lexicon terms (`按`, `完`, `互`)."""
+    _, label_of = _term_pattern(lexicon_path)
+    return [s for s in spans
+            if s.label == "COUNT" or s.end - s.start > 1 or label_of.get(view[s.start:s.end]) == s.label]
+
+
+# Words a category never starts after: counting verbs, quantifiers, the reporting body
+# (发布 | 权威信息, 收到 | 工作建议, 我局 | 主动公开政府信息).
+LEFT_STOPS = (
+    "发布", "公开", "公布", "收到", "接到", "受理", "办理", "处理", "印发", "制定", "参加", "转载", "编制", "编印",
+    "刊发", "召开", "举办", "开展", "接待", "回复", "答复", "上传", "更新", "报送", "设立", "建立", "完成", "提供",
+    "引发", "提起", "新收", "结转", "产生", "提交", "收集", "开设", "播放", "解读",
+    "共", "共计", "合计", "累计", "总计", "全年", "本年", "年度", "年", "我", "等", "各类", "各项", "各种", "任何", "其中", "其", "包括", "了",
+    "在", "对", "向", "为", "有", "是", "新增", "涉及", "未", "没有", "无", "和", "及", "与", "或", "的", "通过", "由",
+    "被", "申请", "民众", "免费", "工作", "系统", "网站",
+)
+# Phrases ending in a stop word that still belong to a category (依申请公开 | 信息, 其他 | 信息).
+LEFT_KEEP = ("主动公开", "依申请公开", "不予公开", "信息公开", "政务公开", "其他", "其它")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def extend_categories_left(view: str, spans: Sequence[Span], max_chars: int = 8,
+                           lexicon_path: str | None = None) -> list[Span]:
+    """Grow a CATEGORY leftwards over the modifiers of its head noun (`权威` + `信息`, `其他` + `文件`).
+
+    The model often tags only the head noun the lexicon knows; the annotated category is
+    the whole noun phrase, which starts after a counting verb, a quantifier or a comma.
+    A span that already is a long lexicon term (`主动公开政府信息`) is left alone.
+    """
+    _, label_of = _term_pattern(lexicon_path)
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        text = view[span.start:span.end]
+        if span.label != "CATEGORY" or (len(text) >= 4 and label_of.get(text) == "CATEGORY"):
+            out.append(span)
+            continue
+        floor = max(out[-1].end if out else 0, span.start - max_chars)
+        start = span.start
+        while start > floor and _CJK.match(view[start - 1]) and view[start - 1] not in NUMBER_CHARS:
+            keep = next((w for w in LEFT_KEEP if view.endswith(w, 0, start)), None)
+            if keep and start - len(keep) >= floor:
+                start -= len(keep)
+                continue
+            if any(view.endswith(w, 0, start) for w in LEFT_STOPS):
+                break
+            start -= 1
+        out.append(Span(start, span.end, span.label, span.score, span.id) if start < span.start else span)
+    return out
+
+
+# Words between a category and its count that are not part of the category (信息 | 共 | 12条).
+RIGHT_LEAD_INS = ("共", "计", "约", "近", "达", "逾", "超", "为", "有", "等", "总", "数", "新增", "更新", "发布", "累计", "合计")
+
+
+def extend_categories_right(view: str, spans: Sequence[Span], max_gap: int = 4) -> list[Span]:
+    """Grow a CATEGORY rightwards up to the count that follows it (`主动公开` + `政府资讯` | `19条`).
+
+    The category of `…资讯19条` ends where the count starts; a span stopping a few word
+    characters short of it (or split in two before it) is cut, unless a lead-in word
+    (`共`, `达`, `数量`) stands between.
+    """
+    ordered = sorted(spans, key=lambda s: s.start)
+    out: list[Span] = []
+    i = 0
+    while i < len(ordered):
+        span, j = ordered[i], i + 1
+        if span.label == "CATEGORY":
+            while j < len(ordered) and ordered[j].label == "CATEGORY" and ordered[j].start - ordered[j - 1].end <= max_gap:
+                j += 1  # pieces of the same phrase before the count
+            last, nxt = ordered[j - 1], ordered[j] if j < len(ordered) else None
+            if nxt is not None and nxt.label == "COUNT" and nxt.start - last.end <= max_gap and (nxt.start > last.end or j > i + 1):
+                gap = view[span.end:nxt.start]
+                if all(_CJK.match(c) and c not in NUMBER_CHARS for c in gap) and not any(w in gap for w in RIGHT_LEAD_INS):
+                    out.append(Span(span.start, nxt.start, "CATEGORY", span.score, span.id))
+                    i = j
+                    continue
+        out.append(span)
+        i += 1
+    return out
+
+
+MEASURE_WORDS = frozenset("个项场次家件条人名处期份篇类批")
+# Words that end the noun after a count (48个乡镇 | 和, 14个系统 | 分批次).
+RIGHT_STOPS = (
+    "和", "及", "与", "或", "的", "等", "在", "共", "均", "都", "已", "全", "并", "分", "进行", "通过", "设立", "参加",
+    "开展", "公开", "发布", "实现", "形成", "跟踪", "减少", "增加", "开通", "举办", "分管", "后", "为", "以",
+)
+
+
+def name_counted_nouns(view: str, spans: Sequence[Span], max_chars: int = 8) -> list[Span]:
+    """After a count with a measure word, the noun it counts is its CATEGORY (`48个` + `乡镇`).
+
+    The annotation guide's first rule; the model misses many of these because the
+    lexicon does not know the nouns (村, 社区, 试点单位).
+    """
+    ordered = sorted(spans, key=lambda s: s.start)
+    starts = {s.start for s in ordered}
+    added: list[Span] = []
+    for i, span in enumerate(ordered):
+        if span.label != "COUNT" or view[span.end - 1] not in MEASURE_WORDS or span.end in starts:
+            continue
+        limit = min(len(view), span.end + max_chars, ordered[i + 1].start if i + 1 < len(ordered) else len(view))
+        end = span.end
+        while end < limit and _CJK.match(view[end]) and view[end] not in NUMBER_CHARS \
+                and not any(view.startswith(w, end) for w in RIGHT_STOPS):
+            end += 1
+        if end - span.end >= 2 and (end == len(view) or not _CJK.match(view[end]) or end < limit):
+            added.append(Span(span.end, end, "CATEGORY", 0.5))
+    return sorted(ordered + added, key=lambda s: s.start)
+
+
+# --------------------------------------------------------------------------- all steps
+
+_STEP_FUNCTIONS: dict[str, Callable[[str, list[Span], str | None], list[Span]]] = {
+    "snap_counts": lambda view, spans, lex: snap_counts(view, spans),
+    "drop_non_counts": drop_non_counts,
+    "complete_terms": complete_terms,
+    "drop_stray_chars": drop_stray_chars,
+    "extend_categories_left": lambda view, spans, lex: extend_categories_left(view, spans, lexicon_path=lex),
+    "extend_categories_right": lambda view, spans, lex: extend_categories_right(view, spans),
+    "name_counted_nouns": lambda view, spans, lex: name_counted_nouns(view, spans),
+}
+STEPS = tuple(_STEP_FUNCTIONS)  # in the order they run
+
+
+def repair_spans(view: str, spans: Sequence[Span], steps: Sequence[str] | None = None,
+                 lexicon_path: str | None = None) -> list[Span]:
+    """Apply the repair steps (all of `STEPS` by default, always in that order) to one text's spans.
+
+    `view` is the report in Simplified characters (`simplified_view`, what the model and
+    the lexicon read); its offsets are the clean text's.
+    """
+    chosen = STEPS if steps is None else tuple(steps)
+    unknown = [s for s in chosen if s not in STEPS]
+    if unknown:
+        raise ValueError(f"unknown repair step(s): {', '.join(unknown)}; known: {', '.join(STEPS)}")
+    out = sorted(spans, key=lambda s: s.start)
+    for step in STEPS:
+        if step in chosen:
+            out = _STEP_FUNCTIONS[step](view, out, lexicon_path)
+    return out

@@ -1,0 +1,91 @@
+"""Span repair: each step fixes the ragged output a user would otherwise see in records."""
+
+from __future__ import annotations
+
+import pytest
+
+from nianbao.repair import STEPS, repair_spans
+from nianbao.spans import Span
+
+
+def at(text: str, piece: str, label: str, nth: int = 0) -> Span:
+    """The span of the nth occurrence of `piece` in `text`."""
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(piece, start + 1)
+    return Span(start, start + len(piece), label)
+
+
+def texts(text: str, spans: list[Span]) -> list[tuple[str, str]]:
+    return [(s.label, text[s.start : s.end]) for s in sorted(spans, key=lambda s: s.start)]
+
+
+def test_a_number_split_by_the_tagger_is_one_count():
+    text = "本年度收到申请2020件。"
+    first = at(text, "20", "COUNT")
+    second = Span(first.end, first.end + 2, "COUNT")  # the second "20"
+    assert texts(text, repair_spans(text, [first, second])) == [("COUNT", "2020件")]
+
+
+def test_a_year_is_not_a_count():
+    text = "上一年项目数量(指2019年事项数)"
+    assert repair_spans(text, [at(text, "2019", "COUNT")]) == []
+
+
+def test_a_count_needs_a_numeral_or_a_zero_statement():
+    text = "公开的信息没有涉及国家秘密。2016年度我乡没有收到申请。"
+    spans = [at(text, "没", "COUNT"), at(text, "没有", "COUNT", nth=1)]
+    assert texts(text, repair_spans(text, spans)) == [("COUNT", "没有")]
+
+
+def test_an_outcome_cut_inside_a_lexicon_term_is_completed():
+    text = "受理申请10件,其中予以公开5件。"
+    spans = [at(text, "10件", "COUNT"), at(text, "予以公", "OUTCOME"), at(text, "5件", "COUNT")]
+    assert ("OUTCOME", "予以公开") in texts(text, repair_spans(text, spans))
+
+
+def test_a_stray_character_is_not_a_category_or_outcome():
+    text = "发布政策文件类信息85条,互动回应类信息98条。(二)进一步完善制度。"
+    spans = [at(text, "政策文件类信息", "CATEGORY"), at(text, "85条", "COUNT"), at(text, "互", "CATEGORY"),
+             at(text, "98条", "COUNT"), at(text, "完", "OUTCOME")]
+    kept = texts(text, repair_spans(text, spans, steps=["drop_stray_chars"]))
+    assert kept == [("CATEGORY", "政策文件类信息"), ("COUNT", "85条"), ("COUNT", "98条")]
+
+
+def test_a_category_grows_over_the_modifiers_of_its_head_noun():
+    text = "通过微博等新媒体发布权威信息1914条;其他信息42385条。"
+    spans = [at(text, "信息", "CATEGORY"), at(text, "1914条", "COUNT"), at(text, "信息", "CATEGORY", nth=1),
+             at(text, "42385条", "COUNT")]
+    assert texts(text, repair_spans(text, spans)) == [
+        ("CATEGORY", "权威信息"), ("COUNT", "1914条"), ("CATEGORY", "其他信息"), ("COUNT", "42385条")]
+
+
+def test_a_whole_lexicon_category_is_not_grown_into_the_reporting_body():
+    text = "截至2011年底,我局主动公开政府信息累计299条。"
+    spans = [at(text, "主动公开政府信息", "CATEGORY"), at(text, "299条", "COUNT")]
+    assert texts(text, repair_spans(text, spans)) == [("CATEGORY", "主动公开政府信息"), ("COUNT", "299条")]
+
+
+def test_the_noun_after_a_count_with_a_measure_word_is_its_category():
+    text = "全县48个乡镇、36个县政府部门通过政府网站公开信息。"
+    spans = [at(text, "48个", "COUNT"), at(text, "36个", "COUNT")]
+    assert texts(text, repair_spans(text, spans)) == [
+        ("COUNT", "48个"), ("CATEGORY", "乡镇"), ("COUNT", "36个"), ("CATEGORY", "县政府部门")]
+
+
+def test_steps_can_be_chosen_and_an_unknown_one_is_named():
+    text = "收到申请12件"
+    cut = [at(text, "1", "COUNT")]
+    assert texts(text, repair_spans(text, cut, steps=[])) == [("COUNT", "1")]
+    assert texts(text, repair_spans(text, cut, steps=["snap_counts"])) == [("COUNT", "12件")]
+    with pytest.raises(ValueError, match="no_such_step"):
+        repair_spans(text, cut, steps=["no_such_step"])
+    assert STEPS[0] == "snap_counts"
+
+
+def test_a_category_stopping_short_of_its_count_reaches_it_but_not_over_a_lead_in():
+    text = "我办共主动公开政府资讯19条;受理申请共12件。"
+    spans = [at(text, "主动公开", "CATEGORY"), at(text, "19条", "COUNT"), at(text, "申请", "CATEGORY"),
+             at(text, "12件", "COUNT")]
+    assert texts(text, repair_spans(text, spans, steps=["extend_categories_right"])) == [
+        ("CATEGORY", "主动公开政府资讯"), ("COUNT", "19条"), ("CATEGORY", "申请"), ("COUNT", "12件")]
