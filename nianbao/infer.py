@@ -21,14 +21,17 @@ report.html and errors.jsonl. How it stays safe at scale:
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
 import sys
 import traceback
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .linking import ensure_ids, link
 from .paths import PROJECT_ROOT
@@ -131,6 +134,38 @@ def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str) -> 
     return build_record(doc, facts, spans_for_record(doc, spans), sha256=sha256, model_version=model_version, tables=tables)
 
 
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none (macOS, musl)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+class FreeMemoryRelease:
+    """Hands memory freed by past batches back to the OS, every `every` batches.
+
+    Each batch's tensors have other shapes, and glibc keeps their freed buffers in its
+    arenas: resident memory crept up by ~80 MiB over 1,000 reports with no Python object
+    growing. Trimming keeps it flat (bench/infer_speed.py); not trimming after every batch
+    keeps the cost (page faults when the memory is taken again) under 1 %.
+    """
+
+    def __init__(self, every: int = 8) -> None:
+        self.every = every
+        self.batches = 0
+
+    def after_batch(self) -> None:
+        self.batches += 1
+        trim = _malloc_trim()
+        if trim is not None and self.batches % self.every == 0:
+            trim(0)
+
+
+_MEMORY = FreeMemoryRelease()
+
+
 @dataclass
 class Job:
     path: str
@@ -168,6 +203,7 @@ def run_batch(predictor: Predictor, jobs: list[Job]) -> list[tuple[Job, dict | N
         except Exception as exc:
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             results[job.path] = (job, None, None, f"could not build the record: {detail}")
+    _MEMORY.after_batch()
     return [results[job.path] for job in jobs]
 
 

@@ -102,10 +102,18 @@ def is_date(view: str, span: Span) -> bool:
     return view[span.start:span.end].isdigit() and view[span.end:span.end + 1] in ("年", "月", "日", "号")
 
 
+ARTICLE_ONE = re.compile(r"一[个名次项份期位套]")
+
+
+def is_article(view: str, span: Span) -> bool:
+    """`一` as an article (`明确一名副主任`, `进行一次年终考核`) is not a count (GUIDE)."""
+    return ARTICLE_ONE.fullmatch(view, span.start, span.end) is not None
+
+
 def drop_non_counts(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:
-    """Drop COUNT spans with neither a numeral nor a zero statement in them (`没`, `以`), and dates."""
-    return [s for s in spans
-            if s.label != "COUNT" or (is_count_text(view[s.start:s.end], lexicon_path) and not is_date(view, s))]
+    """Drop COUNT spans with neither a numeral nor a zero statement in them (`没`, `以`), dates and articles."""
+    return [s for s in spans if s.label != "COUNT" or (
+        is_count_text(view[s.start:s.end], lexicon_path) and not is_date(view, s) and not is_article(view, s))]
 
 
 # --------------------------------------------------------------------------- categories and outcomes

@@ -89,3 +89,9 @@ def test_a_category_stopping_short_of_its_count_reaches_it_but_not_over_a_lead_i
              at(text, "12件", "COUNT")]
     assert texts(text, repair_spans(text, spans, steps=["extend_categories_right"])) == [
         ("CATEGORY", "主动公开政府资讯"), ("COUNT", "19条"), ("CATEGORY", "申请"), ("COUNT", "12件")]
+
+
+def test_one_as_an_article_is_not_a_count():
+    text = "政务公开工作明确一名副主任分管,全年受理申请一件。"
+    spans = [at(text, "一名", "COUNT"), at(text, "一件", "COUNT")]
+    assert texts(text, repair_spans(text, spans, steps=["drop_non_counts"])) == [("COUNT", "一件")]
