@@ -1,4 +1,4 @@
-"""Training throughput (tokens/s) of the default model size and two others, on synthetic windows.
+"""Training throughput (tokens/s) of the default model size and three others, on synthetic windows.
 
 Usage: python bench/train_speed.py [--steps 8] [--batch-size 16] [--max-len 256]
 Prints a table; the numbers depend on the machine's cores (the target machine has 2).
@@ -16,6 +16,7 @@ from nianbao.train import Config, WindowConfig, make_examples, _collate, load_co
 SIZES = {
     "small (configs/small.yaml)": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256},
     "default": {},
+    "h256, 4 layers": {"num_hidden_layers": 4},
     "large (h384, 6 layers)": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 6, "intermediate_size": 1536},
 }
 

@@ -78,7 +78,8 @@ class ModelPredictor:
         self.batch_size = batch_size
 
     def predict(self, texts: list[str]) -> list[list[Span]]:
-        return self.tagger.predict(texts, batch_size=self.batch_size)
+        # run_batch passes each Document's Simplified view: it is its own view
+        return self.tagger.predict(texts, batch_size=self.batch_size, views=texts)
 
 
 class ModelMissing(RuntimeError):

@@ -365,15 +365,17 @@ class Tagger:
             k += len(ws)
         return out
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32, repair: bool = True) -> list[list[Span]]:
+    def predict(self, texts: Sequence[str], batch_size: int = 32, repair: bool = True,
+                views: Sequence[str] | None = None) -> list[list[Span]]:
         """Spans per text, each scored with the mean probability of its characters' tags.
 
         `repair`: apply `nianbao.repair.repair_spans` (split numbers joined, stray characters
         dropped, categories completed); off gives the decoded spans as they are.
+        `views`: the texts' Simplified views, when the caller has them already.
         """
         from .repair import repair_spans
 
-        views = [simplified(t) for t in texts]
+        views = list(views) if views is not None else [simplified(t) for t in texts]
         spans = [probs_to_spans(p) for p in self._probs(texts, views, batch_size)]
         return [repair_spans(v, s) for v, s in zip(views, spans)] if repair else spans
 

@@ -392,6 +392,8 @@ def convert_same_length(text: str, config: str) -> str:
     is not one character stays as it is), so every offset stays valid.
     """
     converter = _converter(config)
+    if converter.convert(text) == text:  # nothing to convert (a Simplified report): one call, not one per clause
+        return text
     out: list[str] = []
     for m in _CHUNK.finditer(text):
         chunk = m.group()

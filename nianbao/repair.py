@@ -14,6 +14,7 @@ training and dev reports only, never the test reports (README, "How good it is")
 
 from __future__ import annotations
 
+import bisect
 import re
 from functools import lru_cache
 from typing import Callable, Sequence
@@ -91,7 +92,7 @@ def _zero_terms(lexicon_path: str | None) -> tuple[str, ...]:
 
 
 def is_count_text(view: str, lexicon_path: str | None = None) -> bool:
-    """A count holds a numeral, or is a zero statement (`没有`, `未收到`, `无`)."""
+    """A count holds a numeral, or is a zero statement (`没有`, `未收到`, `无`; any `未…`: `未收取`)."""
     if any(c in NUMERALS for c in view):
         return True
     return any(term in view for term in _zero_terms(lexicon_path)) or view.startswith("未")
@@ -106,7 +107,7 @@ ARTICLE_ONE = re.compile(r"一[个名次项份期位套]")
 
 
 def is_article(view: str, span: Span) -> bool:
-    """`一` as an article (`明确一名副主任`, `进行一次年终考核`) is not a count (GUIDE)."""
+    """`一` as an article (`由一名科长负责`, `开展一次检查`) is not a count (GUIDE)."""
     return ARTICLE_ONE.fullmatch(view, span.start, span.end) is not None
 
 
@@ -136,23 +137,29 @@ def _term_pattern(lexicon_path: str | None) -> tuple[re.Pattern, dict[str, str]]
 def complete_terms(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:
     """Grow a CATEGORY/OUTCOME that stops inside a lexicon term of its label to the whole term.
 
-    `逾期` of `逾期未补正`, `结转下年度继续办` of `结转下年度继续办理`: the lexicon names
-    these phrases whole, so a span that covers part of one and nothing outside it takes it
-    all, swallowing only spans that lie wholly inside the term.
+    `予以` of `予以公开`, `不掌握相关政府` of `不掌握相关政府信息`: the lexicon names these
+    phrases whole, so a span that covers part of one and nothing outside it takes it all,
+    swallowing only spans that lie wholly inside the term.
     """
     pattern, label_of = _term_pattern(lexicon_path)
     out = sorted(spans, key=lambda s: s.start)
+    ends = [s.end for s in out]
     for m in pattern.finditer(view):
+        first = bisect.bisect_right(ends, m.start())  # spans are sorted and do not overlap
+        inside = []
+        for s in out[first:]:
+            if s.start >= m.end():
+                break
+            inside.append(s)
         label = label_of[m.group()]
-        inside = [s for s in out if s.start < m.end() and s.end > m.start()]
-        owners = [s for s in inside if s.label == label and m.start() <= s.start and s.end <= m.end()]
+        owners = [s for s in inside if s.label == label]
         if not owners or any(s.start < m.start() or s.end > m.end() for s in inside):
             continue  # nothing of the term predicted, or a span runs out of it: leave as is
-        if len(owners) == 1 and (owners[0].start, owners[0].end) == m.span():
+        if len(inside) == 1 and (owners[0].start, owners[0].end) == m.span():
             continue
-        score = max(s.score for s in owners)
-        out = [s for s in out if s not in inside] + [Span(m.start(), m.end(), label, score, owners[0].id)]
-        out.sort(key=lambda s: s.start)
+        grown = Span(m.start(), m.end(), label, max(s.score for s in owners), owners[0].id)
+        out[first:first + len(inside)] = [grown]
+        ends[first:first + len(inside)] = [grown.end]
     return out
 
 
@@ -169,8 +176,8 @@ LEFT_STOPS = (
     "发布", "公开", "公布", "收到", "接到", "受理", "办理", "处理", "印发", "制定", "参加", "转载", "编制", "编印",
     "刊发", "召开", "举办", "开展", "接待", "回复", "答复", "上传", "更新", "报送", "设立", "建立", "完成", "提供",
     "引发", "提起", "新收", "结转", "产生", "提交", "收集", "开设", "播放", "解读",
-    "共", "共计", "合计", "累计", "总计", "全年", "本年", "年度", "年", "我", "等", "各类", "各项", "各种", "任何", "其中", "其", "包括", "了",
-    "在", "对", "向", "为", "有", "是", "新增", "涉及", "未", "没有", "无", "和", "及", "与", "或", "的", "通过", "由",
+    "共", "共计", "合计", "累计", "总计", "全年", "本年", "年度", "年", "我", "等", "各类", "各项", "各种", "任何",
+    "其中", "其", "包括", "了", "在", "对", "向", "为", "有", "是", "新增", "涉及", "未", "没有", "无", "和", "及", "与", "或", "的", "通过", "由",
     "被", "申请", "民众", "免费", "工作", "系统", "网站",
 )
 # Phrases ending in a stop word that still belong to a category (依申请公开 | 信息, 其他 | 信息).

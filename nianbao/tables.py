@@ -80,6 +80,7 @@ class Layouts:
     sections: dict[str, str]  # core label -> section key (table3)
     table4_columns: tuple[str, ...]
     table3_columns: tuple[str, ...]
+    prefix_rows: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # `_prefix_row` answers so far
 
 
 def _core(label: str) -> str:
@@ -382,9 +383,14 @@ def _prefix_row(core: str, lay: Layouts) -> tuple[str, str] | None:
     """A row label cut by a line break in a PDF (`行政规范性` / `文件`): the one row whose alias it begins."""
     if len(core) < 4:
         return None
-    found = {hit for alias, hits in lay.row_aliases.items() if len(alias) > len(core) and alias.startswith(core) for hit in hits}
-    found = {hit for hit in found if lay.rows[hit].needs is None}
-    return found.pop() if len(found) == 1 else None
+    if core not in lay.prefix_rows:  # every text token asks: the answer is kept per label
+        if len(lay.prefix_rows) >= 50_000:  # bounded: memory stays flat over any number of reports
+            lay.prefix_rows.clear()
+        found = {hit for alias, hits in lay.row_aliases.items() if len(alias) > len(core) and alias.startswith(core)
+                 for hit in hits}
+        found = {hit for hit in found if lay.rows[hit].needs is None}
+        lay.prefix_rows[core] = found.pop() if len(found) == 1 else None
+    return lay.prefix_rows[core]
 
 
 def _close(state: _State) -> None:

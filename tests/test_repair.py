@@ -21,56 +21,56 @@ def texts(text: str, spans: list[Span]) -> list[tuple[str, str]]:
 
 
 def test_a_number_split_by_the_tagger_is_one_count():
-    text = "本年度收到申请2020件。"
+    text = "全年收到各类申请2020件。"
     first = at(text, "20", "COUNT")
     second = Span(first.end, first.end + 2, "COUNT")  # the second "20"
     assert texts(text, repair_spans(text, [first, second])) == [("COUNT", "2020件")]
 
 
 def test_a_year_is_not_a_count():
-    text = "上一年项目数量(指2019年事项数)"
+    text = "对照表(数字指2019年的情况)"
     assert repair_spans(text, [at(text, "2019", "COUNT")]) == []
 
 
 def test_a_count_needs_a_numeral_or_a_zero_statement():
-    text = "公开的信息没有涉及国家秘密。2016年度我乡没有收到申请。"
+    text = "所发布内容没有涉及商业秘密。本年度该街道没有收到申请。"
     spans = [at(text, "没", "COUNT"), at(text, "没有", "COUNT", nth=1)]
     assert texts(text, repair_spans(text, spans)) == [("COUNT", "没有")]
 
 
 def test_an_outcome_cut_inside_a_lexicon_term_is_completed():
-    text = "受理申请10件,其中予以公开5件。"
+    text = "共受理申请10件,其中予以公开5件。"
     spans = [at(text, "10件", "COUNT"), at(text, "予以公", "OUTCOME"), at(text, "5件", "COUNT")]
     assert ("OUTCOME", "予以公开") in texts(text, repair_spans(text, spans))
 
 
 def test_a_stray_character_is_not_a_category_or_outcome():
-    text = "发布政策文件类信息85条,互动回应类信息98条。(二)进一步完善制度。"
-    spans = [at(text, "政策文件类信息", "CATEGORY"), at(text, "85条", "COUNT"), at(text, "互", "CATEGORY"),
+    text = "编发规章类信息85条,互动回应类信息98条。此外还完善了制度。"
+    spans = [at(text, "规章类信息", "CATEGORY"), at(text, "85条", "COUNT"), at(text, "互", "CATEGORY"),
              at(text, "98条", "COUNT"), at(text, "完", "OUTCOME")]
     kept = texts(text, repair_spans(text, spans, steps=["drop_stray_chars"]))
-    assert kept == [("CATEGORY", "政策文件类信息"), ("COUNT", "85条"), ("COUNT", "98条")]
+    assert kept == [("CATEGORY", "规章类信息"), ("COUNT", "85条"), ("COUNT", "98条")]
 
 
 def test_a_category_grows_over_the_modifiers_of_its_head_noun():
-    text = "通过微博等新媒体发布权威信息1914条;其他信息42385条。"
-    spans = [at(text, "信息", "CATEGORY"), at(text, "1914条", "COUNT"), at(text, "信息", "CATEGORY", nth=1),
-             at(text, "42385条", "COUNT")]
+    text = "借助短视频等平台发布权威信息316条;其他信息57条。"
+    spans = [at(text, "信息", "CATEGORY"), at(text, "316条", "COUNT"), at(text, "信息", "CATEGORY", nth=1),
+             at(text, "57条", "COUNT")]
     assert texts(text, repair_spans(text, spans)) == [
-        ("CATEGORY", "权威信息"), ("COUNT", "1914条"), ("CATEGORY", "其他信息"), ("COUNT", "42385条")]
+        ("CATEGORY", "权威信息"), ("COUNT", "316条"), ("CATEGORY", "其他信息"), ("COUNT", "57条")]
 
 
 def test_a_whole_lexicon_category_is_not_grown_into_the_reporting_body():
-    text = "截至2011年底,我局主动公开政府信息累计299条。"
-    spans = [at(text, "主动公开政府信息", "CATEGORY"), at(text, "299条", "COUNT")]
-    assert texts(text, repair_spans(text, spans)) == [("CATEGORY", "主动公开政府信息"), ("COUNT", "299条")]
+    text = "到年末为止,本委主动公开政府信息合计64条。"
+    spans = [at(text, "主动公开政府信息", "CATEGORY"), at(text, "64条", "COUNT")]
+    assert texts(text, repair_spans(text, spans)) == [("CATEGORY", "主动公开政府信息"), ("COUNT", "64条")]
 
 
 def test_the_noun_after_a_count_with_a_measure_word_is_its_category():
-    text = "全县48个乡镇、36个县政府部门通过政府网站公开信息。"
-    spans = [at(text, "48个", "COUNT"), at(text, "36个", "COUNT")]
+    text = "全市17个乡镇、23个县政府部门已在网站公开信息。"
+    spans = [at(text, "17个", "COUNT"), at(text, "23个", "COUNT")]
     assert texts(text, repair_spans(text, spans)) == [
-        ("COUNT", "48个"), ("CATEGORY", "乡镇"), ("COUNT", "36个"), ("CATEGORY", "县政府部门")]
+        ("COUNT", "17个"), ("CATEGORY", "乡镇"), ("COUNT", "23个"), ("CATEGORY", "县政府部门")]
 
 
 def test_steps_can_be_chosen_and_an_unknown_one_is_named():
@@ -84,14 +84,14 @@ def test_steps_can_be_chosen_and_an_unknown_one_is_named():
 
 
 def test_a_category_stopping_short_of_its_count_reaches_it_but_not_over_a_lead_in():
-    text = "我办共主动公开政府资讯19条;受理申请共12件。"
-    spans = [at(text, "主动公开", "CATEGORY"), at(text, "19条", "COUNT"), at(text, "申请", "CATEGORY"),
+    text = "本处共主动公开政府资讯41条;受理申请共12件。"
+    spans = [at(text, "主动公开", "CATEGORY"), at(text, "41条", "COUNT"), at(text, "申请", "CATEGORY"),
              at(text, "12件", "COUNT")]
     assert texts(text, repair_spans(text, spans, steps=["extend_categories_right"])) == [
-        ("CATEGORY", "主动公开政府资讯"), ("COUNT", "19条"), ("CATEGORY", "申请"), ("COUNT", "12件")]
+        ("CATEGORY", "主动公开政府资讯"), ("COUNT", "41条"), ("CATEGORY", "申请"), ("COUNT", "12件")]
 
 
 def test_one_as_an_article_is_not_a_count():
-    text = "政务公开工作明确一名副主任分管,全年受理申请一件。"
+    text = "信息公开由一名科长负责,全年受理申请一件。"
     spans = [at(text, "一名", "COUNT"), at(text, "一件", "COUNT")]
     assert texts(text, repair_spans(text, spans, steps=["drop_non_counts"])) == [("COUNT", "一件")]
