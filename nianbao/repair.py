@@ -200,18 +200,23 @@ def extend_categories_left(view: str, spans: Sequence[Span], max_chars: int = 8,
         if span.label != "CATEGORY" or (len(text) >= 4 and label_of.get(text) == "CATEGORY"):
             out.append(span)
             continue
-        floor = max(out[-1].end if out else 0, span.start - max_chars)
-        start = span.start
-        while start > floor and _CJK.match(view[start - 1]) and view[start - 1] not in NUMBER_CHARS:
-            keep = next((w for w in LEFT_KEEP if view.endswith(w, 0, start)), None)
-            if keep and start - len(keep) >= floor:
-                start -= len(keep)
-                continue
-            if any(view.endswith(w, 0, start) for w in LEFT_STOPS):
-                break
-            start -= 1
+        start = phrase_start(view, span.start, max(out[-1].end if out else 0, span.start - max_chars))
         out.append(Span(start, span.end, span.label, span.score, span.id) if start < span.start else span)
     return out
+
+
+def phrase_start(view: str, pos: int, floor: int) -> int:
+    """Where the noun phrase ending at `pos` starts: after a stop word, a numeral or a non-word character."""
+    start = pos
+    while start > floor and _CJK.match(view[start - 1]) and view[start - 1] not in NUMBER_CHARS:
+        keep = next((w for w in LEFT_KEEP if view.endswith(w, 0, start)), None)
+        if keep and start - len(keep) >= floor:
+            start -= len(keep)
+            continue
+        if any(view.endswith(w, 0, start) for w in LEFT_STOPS):
+            break
+        start -= 1
+    return start
 
 
 # Words between a category and its count that are not part of the category (信息 | 共 | 12条).
