@@ -149,7 +149,7 @@ class FreeMemoryRelease:
 
     Each batch's tensors have other shapes, and glibc keeps their freed buffers in its
     arenas: resident memory crept up by ~80 MiB over 1,000 reports with no Python object
-    growing. Trimming keeps it flat (bench/infer_speed.py); not trimming after every batch
+    growing. Trimming keeps it level between batches (bench/infer_speed.py); not trimming after every batch
     keeps the cost (page faults when the memory is taken again) under 1 %.
     """
 
