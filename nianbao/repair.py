@@ -2,14 +2,15 @@
 
 A character tagger trained on a few dozen reports finds most spans and leaves some
 ragged: a number cut in two (`20` + `20` of 2020), an outcome stopped inside a lexicon
-term (`逾期` of `逾期未补正`), a lone `按` tagged as an outcome, `没` as a count, only the
+term (`予以` of `予以公开`), a lone `按` tagged as an outcome, `没` as a count, only the
 head noun of a category (`信息` of `政务类信息`), no category at all after `48个乡镇`.
 Each step enforces something the annotation guide asks of every span (a count holds a
 number or a zero statement and is not a date; a lexicon term is not cut; a category
 is the whole noun phrase; the noun after a count with a measure word is its category).
 
 The steps and their word lists were chosen on cross-validated predictions over the
-training and dev reports only, never the test reports (README, "How good it is"). `Tagger.predict` applies `repair_spans` in evaluation and inference alike.
+training and dev reports only, never the test reports (README, "How good it is").
+`Tagger.predict` applies `repair_spans` in evaluation and inference alike.
 """
 
 from __future__ import annotations
@@ -177,8 +178,8 @@ LEFT_STOPS = (
     "刊发", "召开", "举办", "开展", "接待", "回复", "答复", "上传", "更新", "报送", "设立", "建立", "完成", "提供",
     "引发", "提起", "新收", "结转", "产生", "提交", "收集", "开设", "播放", "解读",
     "共", "共计", "合计", "累计", "总计", "全年", "本年", "年度", "年", "我", "等", "各类", "各项", "各种", "任何",
-    "其中", "其", "包括", "了", "在", "对", "向", "为", "有", "是", "新增", "涉及", "未", "没有", "无", "和", "及", "与", "或", "的", "通过", "由",
-    "被", "申请", "民众", "免费", "工作", "系统", "网站",
+    "其中", "其", "包括", "了", "在", "对", "向", "为", "有", "是", "新增", "涉及", "未", "没有", "无", "和", "及",
+    "与", "或", "的", "通过", "由", "被", "申请", "民众", "免费", "工作", "系统", "网站",
 )
 # Phrases ending in a stop word that still belong to a category (依申请公开 | 信息, 其他 | 信息).
 LEFT_KEEP = ("主动公开", "依申请公开", "不予公开", "信息公开", "政务公开", "其他", "其它")
@@ -236,12 +237,15 @@ def extend_categories_right(view: str, spans: Sequence[Span], max_gap: int = 4) 
     while i < len(ordered):
         span, j = ordered[i], i + 1
         if span.label == "CATEGORY":
-            while j < len(ordered) and ordered[j].label == "CATEGORY" and ordered[j].start - ordered[j - 1].end <= max_gap:
+            while (j < len(ordered) and ordered[j].label == "CATEGORY"
+                   and ordered[j].start - ordered[j - 1].end <= max_gap):
                 j += 1  # pieces of the same phrase before the count
             last, nxt = ordered[j - 1], ordered[j] if j < len(ordered) else None
-            if nxt is not None and nxt.label == "COUNT" and nxt.start - last.end <= max_gap and (nxt.start > last.end or j > i + 1):
+            something_to_join = nxt is not None and (nxt.start > last.end or j > i + 1)
+            if something_to_join and nxt.label == "COUNT" and nxt.start - last.end <= max_gap:
                 gap = view[span.end:nxt.start]
-                if all(_CJK.match(c) and c not in NUMBER_CHARS for c in gap) and not any(w in gap for w in RIGHT_LEAD_INS):
+                if (all(_CJK.match(c) and c not in NUMBER_CHARS for c in gap)
+                        and not any(w in gap for w in RIGHT_LEAD_INS)):
                     out.append(Span(span.start, nxt.start, "CATEGORY", span.score, span.id))
                     i = j
                     continue
@@ -275,7 +279,8 @@ def name_counted_nouns(view: str, spans: Sequence[Span], max_chars: int = 8) -> 
         while end < limit and _CJK.match(view[end]) and view[end] not in NUMBER_CHARS \
                 and not any(view.startswith(w, end) for w in RIGHT_STOPS):
             end += 1
-        if end - span.end >= 2 and (end == len(view) or not _CJK.match(view[end]) or end < limit):
+        stopped_by_limit = end == limit and end < len(view) and _CJK.match(view[end]) is not None
+        if end - span.end >= 2 and not stopped_by_limit:  # a noun cut off by the length limit is no category
             added.append(Span(span.end, end, "CATEGORY", 0.5))
     return sorted(ordered + added, key=lambda s: s.start)
 
