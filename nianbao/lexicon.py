@@ -41,6 +41,12 @@ class Lexicon:
     approx_inside: list[str]
     approx_before: list[str]
     numeral_blocked_before: list[str]
+    phrase_start_after: list[str]
+    phrase_continues_over: list[str]
+    count_lead_ins: list[str]
+    measure_words: list[str]
+    noun_ends_before: list[str]
+    article_one_units: list[str]
     source: tuple[str, ...] = field(default=())
 
     def term_index(self, kind: str) -> dict[str, str]:
@@ -54,7 +60,8 @@ class Lexicon:
 
 _LIST_FIELDS = (
     "units", "zero_patterns", "zero_blocked_after", "zero_single_allowed_before", "approx_inside",
-    "approx_before", "numeral_blocked_before",
+    "approx_before", "numeral_blocked_before", "phrase_start_after", "phrase_continues_over", "count_lead_ins",
+    "measure_words", "noun_ends_before", "article_one_units",
 )
 
 
@@ -113,6 +120,21 @@ def load_lexicon(path: str | Path | None = None) -> Lexicon:
             raise ValueError(f"{source}: lexicon file not found")
         _merge(_read_yaml(source), fields, source)
     return Lexicon(**fields, source=tuple(str(s) for s in sources))
+
+
+@lru_cache(maxsize=8)
+def term_labels(path: str | None = None) -> tuple[re.Pattern | None, dict[str, str]]:
+    """Every category and outcome term with its label, and one alternation of them, longest first.
+
+    A term listed as both is a CATEGORY. None for the pattern when the lexicon has no terms.
+    """
+    lex = load_lexicon(path)
+    label = {t: "CATEGORY" for terms in lex.categories.values() for t in terms}
+    for terms in lex.outcomes.values():
+        for t in terms:
+            label.setdefault(t, "OUTCOME")
+    ordered = sorted(label, key=len, reverse=True)
+    return (re.compile("|".join(map(re.escape, ordered))) if ordered else None), label
 
 
 def _simplified(text: str) -> str:

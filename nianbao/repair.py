@@ -8,8 +8,9 @@ Each step enforces something the annotation guide asks of every span (a count ho
 number or a zero statement and is not a date; a lexicon term is not cut; a category
 is the whole noun phrase; the noun after a count with a measure word is its category).
 
-The steps and their word lists were chosen on cross-validated predictions over the
-training and dev reports only, never the test reports (README, "How good it is").
+The steps and their word lists (in `data/lexicon.yaml`, with every other word the
+project knows, so a user's lexicon file extends them) were chosen on cross-validated
+predictions over the training and dev reports only, never the test reports (README, "How good it is").
 `Tagger.predict` applies `repair_spans` in evaluation and inference alike.
 """
 
@@ -17,11 +18,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from functools import lru_cache
 from typing import Callable, Sequence
 
-from .lexicon import load_lexicon
-from .normalise import simplified_view
+from .lexicon import load_lexicon, term_labels
 from .spans import Span
 
 NUMBER_CHARS = frozenset("0123456789０１２３４５６７８９.．〇零一二两三四五六七八九十百千万亿")
@@ -86,17 +85,11 @@ def snap_counts(text: str, spans: Sequence[Span]) -> list[Span]:
     return out
 
 
-@lru_cache(maxsize=4)
-def _zero_terms(lexicon_path: str | None) -> tuple[str, ...]:
-    lex = load_lexicon(lexicon_path)
-    return tuple(sorted(set(lex.zero_patterns), key=len, reverse=True))
-
-
 def is_count_text(view: str, lexicon_path: str | None = None) -> bool:
     """A count holds a numeral, or is a zero statement (`没有`, `未收到`, `无`; any `未…`: `未收取`)."""
     if any(c in NUMERALS for c in view):
         return True
-    return any(term in view for term in _zero_terms(lexicon_path)) or view.startswith("未")
+    return any(term in view for term in load_lexicon(lexicon_path).zero_patterns) or view.startswith("未")
 
 
 def is_date(view: str, span: Span) -> bool:
@@ -104,36 +97,22 @@ def is_date(view: str, span: Span) -> bool:
     return view[span.start:span.end].isdigit() and view[span.end:span.end + 1] in ("年", "月", "日", "号")
 
 
-ARTICLE_ONE = re.compile(r"一[个名次项份期位套]")
-
-
-def is_article(view: str, span: Span) -> bool:
+def is_article(view: str, span: Span, lexicon_path: str | None = None) -> bool:
     """`一` as an article (`由一名科长负责`, `开展一次检查`) is not a count (GUIDE)."""
-    return ARTICLE_ONE.fullmatch(view, span.start, span.end) is not None
+    text = view[span.start:span.end]
+    return len(text) == 2 and text[0] == "一" and text[1] in load_lexicon(lexicon_path).article_one_units
 
 
 def drop_non_counts(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:
     """Drop COUNT spans with neither a numeral nor a zero statement in them (`没`, `以`), dates and articles."""
-    return [s for s in spans if s.label != "COUNT" or (
-        is_count_text(view[s.start:s.end], lexicon_path) and not is_date(view, s) and not is_article(view, s))]
+    def is_count(s: Span) -> bool:
+        return (is_count_text(view[s.start:s.end], lexicon_path) and not is_date(view, s)
+                and not is_article(view, s, lexicon_path))
+
+    return [s for s in spans if s.label != "COUNT" or is_count(s)]
 
 
 # --------------------------------------------------------------------------- categories and outcomes
-
-@lru_cache(maxsize=4)
-def _term_pattern(lexicon_path: str | None) -> tuple[re.Pattern, dict[str, str]]:
-    """One regex over every category and outcome term, longest first, and each term's label."""
-    lex = load_lexicon(lexicon_path)
-    label_of: dict[str, str] = {}
-    for terms in lex.categories.values():
-        for t in terms:
-            label_of.setdefault(simplified_view(t), "CATEGORY")
-    for terms in lex.outcomes.values():
-        for t in terms:
-            label_of[simplified_view(t)] = "OUTCOME"
-    ordered = sorted(label_of, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, ordered))), label_of
-
 
 def complete_terms(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:
     """Grow a CATEGORY/OUTCOME that stops inside a lexicon term of its label to the whole term.
@@ -142,8 +121,10 @@ def complete_terms(view: str, spans: Sequence[Span], lexicon_path: str | None = 
     phrases whole, so a span that covers part of one and nothing outside it takes it all,
     swallowing only spans that lie wholly inside the term.
     """
-    pattern, label_of = _term_pattern(lexicon_path)
+    pattern, label_of = term_labels(lexicon_path)
     out = sorted(spans, key=lambda s: s.start)
+    if pattern is None:
+        return out
     ends = [s.end for s in out]
     for m in pattern.finditer(view):
         first = bisect.bisect_right(ends, m.start())  # spans are sorted and do not overlap
@@ -166,23 +147,11 @@ def complete_terms(view: str, spans: Sequence[Span], lexicon_path: str | None = 
 
 def drop_stray_chars(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:
     """Drop one-character CATEGORY/OUTCOME spans that are not lexicon terms (`按`, `完`, `互`)."""
-    _, label_of = _term_pattern(lexicon_path)
+    _, label_of = term_labels(lexicon_path)
     return [s for s in spans
             if s.label == "COUNT" or s.end - s.start > 1 or label_of.get(view[s.start:s.end]) == s.label]
 
 
-# Words a category never starts after: counting verbs, quantifiers, the reporting body
-# (发布 | 权威信息, 收到 | 工作建议, 我局 | 主动公开政府信息).
-LEFT_STOPS = (
-    "发布", "公开", "公布", "收到", "接到", "受理", "办理", "处理", "印发", "制定", "参加", "转载", "编制", "编印",
-    "刊发", "召开", "举办", "开展", "接待", "回复", "答复", "上传", "更新", "报送", "设立", "建立", "完成", "提供",
-    "引发", "提起", "新收", "结转", "产生", "提交", "收集", "开设", "播放", "解读",
-    "共", "共计", "合计", "累计", "总计", "全年", "本年", "年度", "年", "我", "等", "各类", "各项", "各种", "任何",
-    "其中", "其", "包括", "了", "在", "对", "向", "为", "有", "是", "新增", "涉及", "未", "没有", "无", "和", "及",
-    "与", "或", "的", "通过", "由", "被", "申请", "民众", "免费", "工作", "系统", "网站",
-)
-# Phrases ending in a stop word that still belong to a category (依申请公开 | 信息, 其他 | 信息).
-LEFT_KEEP = ("主动公开", "依申请公开", "不予公开", "信息公开", "政务公开", "其他", "其它")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -194,43 +163,44 @@ def extend_categories_left(view: str, spans: Sequence[Span], max_chars: int = 8,
     the whole noun phrase, which starts after a counting verb, a quantifier or a comma.
     A span that already is a long lexicon term (`主动公开政府信息`) is left alone.
     """
-    _, label_of = _term_pattern(lexicon_path)
+    _, label_of = term_labels(lexicon_path)
     out: list[Span] = []
     for span in sorted(spans, key=lambda s: s.start):
         text = view[span.start:span.end]
         if span.label != "CATEGORY" or (len(text) >= 4 and label_of.get(text) == "CATEGORY"):
             out.append(span)
             continue
-        start = phrase_start(view, span.start, max(out[-1].end if out else 0, span.start - max_chars))
+        floor = max(out[-1].end if out else 0, span.start - max_chars)
+        start = phrase_start(view, span.start, floor, lexicon_path)
         out.append(Span(start, span.end, span.label, span.score, span.id) if start < span.start else span)
     return out
 
 
-def phrase_start(view: str, pos: int, floor: int) -> int:
-    """Where the noun phrase ending at `pos` starts: after a stop word, a numeral or a non-word character."""
+def phrase_start(view: str, pos: int, floor: int, lexicon_path: str | None = None) -> int:
+    """Where the noun phrase ending at `pos` starts: after a stop word (`phrase_start_after` in the
+    lexicon, unless inside a `phrase_continues_over` phrase), a numeral or a non-word character."""
+    lex = load_lexicon(lexicon_path)
     start = pos
     while start > floor and _CJK.match(view[start - 1]) and view[start - 1] not in NUMBER_CHARS:
-        keep = next((w for w in LEFT_KEEP if view.endswith(w, 0, start)), None)
+        keep = next((w for w in lex.phrase_continues_over if view.endswith(w, 0, start)), None)
         if keep and start - len(keep) >= floor:
             start -= len(keep)
             continue
-        if any(view.endswith(w, 0, start) for w in LEFT_STOPS):
+        if any(view.endswith(w, 0, start) for w in lex.phrase_start_after):
             break
         start -= 1
     return start
 
 
-# Words between a category and its count that are not part of the category (信息 | 共 | 12条).
-RIGHT_LEAD_INS = ("共", "计", "约", "近", "达", "逾", "超", "为", "有", "等", "总", "数", "新增", "更新", "发布", "累计", "合计")
-
-
-def extend_categories_right(view: str, spans: Sequence[Span], max_gap: int = 4) -> list[Span]:
+def extend_categories_right(view: str, spans: Sequence[Span], max_gap: int = 4,
+                            lexicon_path: str | None = None) -> list[Span]:
     """Grow a CATEGORY rightwards up to the count that follows it (`主动公开` + `政府资讯` | `19条`).
 
     The category of `…资讯19条` ends where the count starts; a span stopping a few word
     characters short of it (or split in two before it) is cut, unless a lead-in word
-    (`共`, `达`, `数量`) stands between.
+    (`count_lead_ins` in the lexicon: `共`, `达`, `数量`) stands between.
     """
+    lead_ins = load_lexicon(lexicon_path).count_lead_ins
     ordered = sorted(spans, key=lambda s: s.start)
     out: list[Span] = []
     i = 0
@@ -245,7 +215,7 @@ def extend_categories_right(view: str, spans: Sequence[Span], max_gap: int = 4) 
             if something_to_join and nxt.label == "COUNT" and nxt.start - last.end <= max_gap:
                 gap = view[span.end:nxt.start]
                 if (all(_CJK.match(c) and c not in NUMBER_CHARS for c in gap)
-                        and not any(w in gap for w in RIGHT_LEAD_INS)):
+                        and not any(w in gap for w in lead_ins)):
                     out.append(Span(span.start, nxt.start, "CATEGORY", span.score, span.id))
                     i = j
                     continue
@@ -254,30 +224,25 @@ def extend_categories_right(view: str, spans: Sequence[Span], max_gap: int = 4) 
     return out
 
 
-MEASURE_WORDS = frozenset("个项场次家件条人名处期份篇类批")
-# Words that end the noun after a count (48个乡镇 | 和, 14个系统 | 分批次).
-RIGHT_STOPS = (
-    "和", "及", "与", "或", "的", "等", "在", "共", "均", "都", "已", "全", "并", "分", "进行", "通过", "设立", "参加",
-    "开展", "公开", "发布", "实现", "形成", "跟踪", "减少", "增加", "开通", "举办", "分管", "后", "为", "以",
-)
-
-
-def name_counted_nouns(view: str, spans: Sequence[Span], max_chars: int = 8) -> list[Span]:
+def name_counted_nouns(view: str, spans: Sequence[Span], max_chars: int = 8,
+                       lexicon_path: str | None = None) -> list[Span]:
     """After a count with a measure word, the noun it counts is its CATEGORY (`48个` + `乡镇`).
 
     The annotation guide's first rule; the model misses many of these because the
-    lexicon does not know the nouns (村, 社区, 试点单位).
+    lexicon does not know the nouns (村, 社区, 试点单位). The noun ends before a
+    `noun_ends_before` word of the lexicon.
     """
+    lex = load_lexicon(lexicon_path)
     ordered = sorted(spans, key=lambda s: s.start)
     starts = {s.start for s in ordered}
     added: list[Span] = []
     for i, span in enumerate(ordered):
-        if span.label != "COUNT" or view[span.end - 1] not in MEASURE_WORDS or span.end in starts:
+        if span.label != "COUNT" or view[span.end - 1] not in lex.measure_words or span.end in starts:
             continue
         limit = min(len(view), span.end + max_chars, ordered[i + 1].start if i + 1 < len(ordered) else len(view))
         end = span.end
         while end < limit and _CJK.match(view[end]) and view[end] not in NUMBER_CHARS \
-                and not any(view.startswith(w, end) for w in RIGHT_STOPS):
+                and not any(view.startswith(w, end) for w in lex.noun_ends_before):
             end += 1
         stopped_by_limit = end == limit and end < len(view) and _CJK.match(view[end]) is not None
         if end - span.end >= 2 and not stopped_by_limit:  # a noun cut off by the length limit is no category
@@ -293,8 +258,8 @@ _STEP_FUNCTIONS: dict[str, Callable[[str, list[Span], str | None], list[Span]]] 
     "complete_terms": complete_terms,
     "drop_stray_chars": drop_stray_chars,
     "extend_categories_left": lambda view, spans, lex: extend_categories_left(view, spans, lexicon_path=lex),
-    "extend_categories_right": lambda view, spans, lex: extend_categories_right(view, spans),
-    "name_counted_nouns": lambda view, spans, lex: name_counted_nouns(view, spans),
+    "extend_categories_right": lambda view, spans, lex: extend_categories_right(view, spans, lexicon_path=lex),
+    "name_counted_nouns": lambda view, spans, lex: name_counted_nouns(view, spans, lexicon_path=lex),
 }
 STEPS = tuple(_STEP_FUNCTIONS)  # in the order they run
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .lexicon import Lexicon, load_lexicon
+from .lexicon import Lexicon, load_lexicon, term_labels
 from .normalise import simplified_view
 from .spans import Annotation, Relation, Span, stretch_around
 
@@ -71,11 +71,7 @@ def _patterns(lexicon_path: str | None = None) -> _Patterns:
     )
     chinese = re.compile(rf"(?<![{_CN_NUM}])(?P<num>[{_CN_NUM}]+)(?P<mult>[{inside}]?)(?P<unit>{units})")
     zero = re.compile(_alternation(lex.zero_patterns))
-    label = {t: "CATEGORY" for terms in lex.categories.values() for t in terms}
-    for terms in lex.outcomes.values():
-        for t in terms:
-            label.setdefault(t, "OUTCOME")
-    terms = re.compile(_alternation(list(label))) if label else None
+    terms, label = term_labels(lexicon_path)
     return _Patterns(lex, arabic, chinese, zero, terms, label)
 
 
