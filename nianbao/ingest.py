@@ -18,7 +18,7 @@ import sys
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from . import normalise
 
@@ -412,17 +412,21 @@ def add_cli(subparsers) -> None:
     parser.set_defaults(func=run_text)
 
 
-def run_text(args: argparse.Namespace) -> int:
+def print_each_document(inputs: Iterable[str | Path], command: str, render: Callable[[Document], str]) -> int:
+    """Print `render(doc)` for every report of `inputs`, as soon as it is read; a report that
+    cannot be read is named on stderr (after `command`) and skipped. Exit status 1 if any failed."""
     failed = 0
-    for item in iter_documents(args.inputs, progress=True):
+    for item in iter_documents(inputs, progress=True):
         if isinstance(item, ReadError):
             failed += 1
-            print(f"nianbao text: {item}", file=sys.stderr)
+            print(f"{command}: {item}", file=sys.stderr)
             continue
-        if args.json:
-            print(json.dumps(item.summary(), ensure_ascii=False))
-        else:
-            print(item.clean)
-            print()
+        print(render(item))
         sys.stdout.flush()
     return 1 if failed else 0
+
+
+def run_text(args: argparse.Namespace) -> int:
+    if args.json:
+        return print_each_document(args.inputs, "nianbao text", lambda doc: json.dumps(doc.summary(), ensure_ascii=False))
+    return print_each_document(args.inputs, "nianbao text", lambda doc: doc.clean + "\n")

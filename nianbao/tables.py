@@ -22,7 +22,6 @@ import argparse
 import functools
 import json
 import re
-import sys
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -825,17 +824,9 @@ def add_cli(subparsers) -> None:
 
 
 def run_tables(args: argparse.Namespace) -> int:
-    from .ingest import ReadError, iter_documents
+    from .ingest import print_each_document
 
-    failed = 0
-    for item in iter_documents(args.inputs, progress=True):
-        if isinstance(item, ReadError):
-            failed += 1
-            print(f"nianbao tables: {item}", file=sys.stderr)
-            continue
-        print(json.dumps(analyse(item), ensure_ascii=False))
-        sys.stdout.flush()
-    return 1 if failed else 0
+    return print_each_document(args.inputs, "nianbao tables", lambda doc: json.dumps(analyse(doc), ensure_ascii=False))
 
 
 def analyse(doc: Any) -> dict:
