@@ -32,6 +32,14 @@ def _real(stem: str) -> tuple[str, object]:
     return text, annotate(text)
 
 
+def _real_seed(number: str) -> tuple[str, object]:
+    """`_real` of the seed whose name starts with `number` (e.g. "002"); skips when it is absent."""
+    stem = next((p.stem for p in seed_paths() if p.stem.startswith(f"{number}_")), None)
+    if stem is None:
+        pytest.skip(f"seed {number} not present")
+    return _real(stem)
+
+
 def _texts(text: str, ann, label: str = "COUNT") -> list[str]:
     return [text[s.start:s.end] for s in ann.spans if s.label == label]
 
@@ -103,11 +111,7 @@ def test_every_real_annotation_is_valid_and_every_count_parses():
 
 @needs_real
 def test_known_counts_in_a_traditional_narrative_seed():
-    stems = [p.stem for p in seed_paths()]
-    stem = next((s for s in stems if s.startswith("000_")), None)
-    if stem is None:
-        pytest.skip("seed 000 not present")
-    text, ann = _real(stem)
+    text, ann = _real_seed("000")
     counts = _texts(text, ann)
     for expected in ("77000多條", "343條", "33353條", "14萬多人次", "910件", "5場"):
         assert expected in counts
@@ -117,10 +121,7 @@ def test_known_counts_in_a_traditional_narrative_seed():
 
 @needs_real
 def test_known_counts_and_links_in_a_simplified_narrative_seed():
-    stem = next((p.stem for p in seed_paths() if p.stem.startswith("002_")), None)
-    if stem is None:
-        pytest.skip("seed 002 not present")
-    text, ann = _real(stem)
+    text, ann = _real_seed("002")
     counts = _texts(text, ann)
     for expected in ("4.13万余条", "312件", "309件", "214件", "45件", "26件", "64585条"):
         assert expected in counts
@@ -134,10 +135,7 @@ def test_known_counts_and_links_in_a_simplified_narrative_seed():
 
 @needs_real
 def test_prefix_outside_the_span_in_a_seed():
-    stem = next((p.stem for p in seed_paths() if p.stem.startswith("003_")), None)
-    if stem is None:
-        pytest.skip("seed 003 not present")
-    text, ann = _real(stem)
+    text, ann = _real_seed("003")
     span = next(s for s in ann.spans if text[s.start:s.end] == "10698人次")
     assert text[span.start - 1] == "约"  # 约 stays outside, but still makes the value approximate
     assert parse_count("10698人次", text[:span.start]).approx
