@@ -28,8 +28,10 @@ class ParsedCount:
 
 
 def _halfwidth(text: str) -> str:
-    """Full-width digits and points as ASCII (NFKC), so one pattern reads both."""
-    return unicodedata.normalize("NFKC", text)
+    """Full-width digits as ASCII (NFKC) and Traditional as Simplified (兩份, 4.13萬餘條), so one pattern reads all."""
+    from .lexicon import _simplified
+
+    return _simplified(unicodedata.normalize("NFKC", text))
 
 
 def _tidy(value: float) -> int | float:
@@ -74,7 +76,7 @@ def parse_count(text: str, context_before: str = "") -> ParsedCount:
     Raises ValueError when `text` holds neither a number nor a zero statement.
     """
     lex = load_lexicon()
-    before = context_before[-4:]
+    before = _halfwidth(context_before[-4:])
     approx_before = any(before.endswith(p) for p in lex.approx_before)
     plain = _halfwidth(text).strip()
     m = _NUMERAL.search(plain)

@@ -33,6 +33,12 @@ CASES = [
     ("8份", "累计", 8, "份", False),
     ("12", "", 12, None, False),
     ("20.3", "", 20.3, None, False),
+    # Traditional script: numerals, multipliers, approximators and units
+    ("兩份", "", 2, "份", False),
+    ("4.13萬餘條", "", 41300, "条", True),
+    ("1.2億元", "", 120000000, "元", False),
+    ("兩千餘個", "", 2000, "个", True),
+    ("500條", "超過", 500, "条", True),
 ]
 
 
