@@ -442,12 +442,18 @@ _AGENCY = f"[\u4e00-\u9fff]{{1,30}}?{_SUFFIX}"
 _AGENCY_AT_END = re.compile(f"(?:^|[^\u4e00-\u9fff])(?:现将|现公布|现公开|公布|特编制|编制|根据|关于|由)?({_AGENCY})$")
 _AGENCY_LINE = re.compile(f"^\\s*({_AGENCY})(?:\\s|$)")
 _TITLE_MAX = 60  # a title is a short line; longer lines are sentences
+_PUBLISH = r"(?:现将|现公布|现公开|现发布|特编制|编制|公布|发布)《?"
 _BODY_AGENCY = (
-    re.compile(f"(?:现将|现公布|现公开|特编制|编制|公布)(?P<agency>{_AGENCY}){_YEAR}\\s*年度?{_REPORT}"),
-    re.compile(f"(?:现将|现公布|现公开|特编制|编制|公布){_YEAR}\\s*年度?(?P<agency>{_AGENCY})(?:政府)?(?:信息|政务)公开"),
-    re.compile(f"由(?P<agency>{_AGENCY})(?:根据|结合|编制|负责)"),
-    re.compile(f"[,。;]\\s*(?P<agency>{_AGENCY})根据"),
-    re.compile(f"(?:信息来源|发布机构|来源)\\s*[:：]\\s*(?P<agency>{_AGENCY})(?:\\s|$)", re.MULTILINE),
+    re.compile(f"{_PUBLISH}(?P<agency>{_AGENCY}){_YEAR}\\s*年度?{_REPORT}"),
+    re.compile(f"{_PUBLISH}{_YEAR}\\s*年度?(?P<agency>{_AGENCY})(?:政府)?(?:信息|政务)公开"),
+    re.compile(f"由(?P<agency>{_AGENCY})(?:根据|结合|编制|负责|综合|在)"),
+    re.compile(f"[,。;]\\s*(?P<agency>{_AGENCY})(?:根据|编制了)"),
+    re.compile(f"(?:信息来源|发布机构|来源)\\s*[:：|]\\s*(?P<agency>{_AGENCY})(?:\\s|\\||$)", re.MULTILINE),
+    # the subject of the first sentence of the overview: `2025年,辽宁省人民政府办公厅坚持…`
+    re.compile(
+        f"{_YEAR}\\s*年(?:度|以来)?[,，]\\s*(?P<agency>{_AGENCY})"
+        "(?:坚持|认真|按照|深入|严格|始终|紧紧|以|在|继续|进一步|围绕|全面|扎实|持续|高度|积极)"
+    ),
 )
 _PERIOD_YEAR = re.compile(f"{_YEAR}\\s*(?:年\\s*1\\s*月\\s*1\\s*日|-0?1-0?1|年\\s*12\\s*月\\s*31\\s*日|-12-31)")
 _BODY_YEAR = re.compile(f"{_YEAR}\\s*年度")
@@ -481,11 +487,13 @@ def find_agency_year(text: str, simplified: str | None = None, lines: int = 15) 
         span, line_year = parsed
         if title_at is None:
             title_at, year = idx, line_year
-        agency_span = _title_agency(simplified, opening, idx, span)
+        agency_span = _refine_agency(simplified, _title_agency(simplified, opening, idx, span))
         if agency_span:
             a, b = agency_span
             return TitleInfo(text[a:b], year or line_year or _body_year(simplified), title_at)
-    return TitleInfo(_body_agency(text, simplified), year or _body_year(simplified), title_at)
+    body = _refine_agency(simplified, _body_agency_span(simplified))
+    return TitleInfo(text[body[0] : body[1]] if body else None, year or _body_year(simplified), title_at)
+
 
 
 def _opening_lines(text: str, n: int) -> list[tuple[int, str]]:
@@ -568,12 +576,6 @@ def _body_year(simplified: str) -> int | None:
     return years.most_common(1)[0][0] if years else None
 
 
-def _body_agency(text: str, simplified: str) -> str | None:
-    """An agency named in the opening sentences (`现公布X2022年…报告`, `由X编制`, `信息来源:X`)."""
-    span = _body_agency_span(simplified)
-    return text[span[0] : span[1]] if span else None
-
-
 def _body_agency_span(simplified: str, patterns=_BODY_AGENCY) -> tuple[int, int] | None:
     head = simplified[:1500]
     for pattern in patterns:
@@ -585,3 +587,71 @@ def _body_agency_span(simplified: str, patterns=_BODY_AGENCY) -> tuple[int, int]
             if b - a >= 2 and simplified[a:b] not in _NOT_AGENCY and not simplified[a:b].startswith(("我", "本")):
                 return a, b
     return None
+
+
+_LEVEL = "省市县区镇乡旗州盟"
+_REGION_ONLY = re.compile(f"^[\u4e00-\u9fff]{{1,12}}[{_LEVEL}]$")
+_GENERIC = {"街道", "政府", "乡镇", "乡镇街道", "部门", "乡政府", "镇政府", "区政府", "县政府", "市政府", "省政府"}
+_COMPILING_OFFICE = re.compile(r"^(?P<gov>.+?人民政府)(?:信息公开|政务公开|政府信息公开)(?:工作)?(?:领导小组)?办公室$")
+_NOT_IN_PLACE = set("的与和及请在由将布向现年度了对为按据是从经于、日间期")  # words that end the phrase before a place name
+_PLACE_MAX = 8
+
+
+def _place_before(head: str, at: int) -> int:
+    """Start of the run of name characters that ends at `at` (at most _PLACE_MAX of them)."""
+    k = at
+    while k > 0 and at - k < _PLACE_MAX and "\u4e00" <= head[k - 1] <= "\u9fff" and head[k - 1] not in _NOT_IN_PLACE:
+        k -= 1
+    return k
+
+
+def _longer_printed_form(head: str, name: str) -> tuple[int, int] | None:
+    """The first place-qualified form of `name` printed in `head` (`靖宇县` + `公安局`, `慈溪` + `市卫生健康局`)."""
+    level = name[0] if name[0] in _LEVEL and len(name) > 2 else ""
+    tail = name[len(level):]
+    for m in re.finditer(re.escape(tail), head):
+        if level and (m.start() == 0 or head[m.start() - 1] != level):
+            continue
+        end_of_place = m.start()
+        start = _place_before(head, end_of_place)
+        place = head[start:end_of_place]
+        if len(place) >= 2 and place[-1] in _LEVEL and place + tail != name and len(place) > len(level):
+            return start, m.end()
+    return None
+
+
+def _refine_agency(simplified: str, span: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Make a found agency name the reporting body as the report prints it, or drop it.
+
+    Every result is a range of the report's own text (nothing is invented): a name cut at its
+    front (`公安局`, `市卫生健康局`) takes the place name printed before it elsewhere in the opening
+    (`靖宇县公安局`); a region-only title (`辽宁省2019年…报告`) takes the region's 人民政府 where the
+    opening names it; the disclosure office that compiled a government's report gives the
+    government (`南平市人民政府信息公开工作领导小组办公室` → `南平市人民政府`); the 政府 of
+    `政府信息公开` is not part of a ministry's name (`公安部政府信息公开` → `公安部`); self-references
+    (`我乡`, `本单位`) and bare levels (`区政府`, `街道`) are not names.
+    """
+    if span is None:
+        return None
+    a, b = span
+    if simplified[a] == "度":  # `2021年度` split after 年
+        a += 1
+    name = simplified[a:b]
+    if name.startswith(("我", "本", "该")) or name in _NOT_AGENCY or b - a < 2 or name in ("乡镇", "部门", "街道"):
+        return None
+    if name.endswith("政府") and not name.endswith("人民政府") and simplified[b : b + 4] == "信息公开":
+        if name[:-2] and name[-3] in "部局委厅办院署":
+            return a, b - 2
+    m = _COMPILING_OFFICE.match(name)
+    if m:
+        return a, a + len(m.group("gov"))
+    head = simplified[:1500]
+    if _REGION_ONLY.match(name):
+        found = head.find(name + "人民政府")
+        return (found, found + len(name) + 4) if found >= 0 else (a, b)
+    if not (name[0] in _LEVEL or name in _GENERIC or not any(ch in _LEVEL for ch in name)):
+        return a, b  # already names its place (`湖里区人民政府`)
+    longer = _longer_printed_form(head, name)
+    if longer:
+        return longer
+    return None if name in _GENERIC else (a, b)
