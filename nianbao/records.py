@@ -17,8 +17,9 @@ unit does not fit the field (ALLOWED_UNITS: 两次 is not a count of documents) 
 names, per field, the indices (into `record["facts"]`) of the fact it took.
 
 Checks, each with status pass / fail / uncertain, the values compared and the fact indices:
-- `outcomes_vs_total`: the request outcome fields add up to received (+ carried over);
-  more is a fail, less is uncertain (outcomes such as 其他处理 have no field).
+- `outcomes_vs_total`: SPEC §4's identity, received + carried over = the outcome fields
+  (其他处理 included) + pending, both sides in `values`; more is a fail, less is uncertain
+  unless every side is stated.
 - `handled_vs_new_plus_carried`: requests completed (办结) vs received + carried over.
 - `stated_twice`: one field stated by several facts with different values.
 - `text_vs_table`: a field stated in both the text and a table with different values.
@@ -65,6 +66,8 @@ FIELD_RULES: tuple[FieldRule, ...] = (
     FieldRule("requests_unavailable", "requests", "unavailable"),
     FieldRule("requests_not_processed", "requests", "not_processed"),
     FieldRule("requests_redirected", "requests", "redirected"),
+    FieldRule("requests_other", "requests", "other"),
+    FieldRule("requests_pending", "requests", "pending"),
     FieldRule("reconsiderations", "reconsideration", None),
     FieldRule("lawsuits", "lawsuit", None),
     FieldRule("fees_yuan", "fee", None),
@@ -92,6 +95,7 @@ ALLOWED_UNITS: dict[str, set[str]] = {
 }
 RECORD_FIELDS: tuple[str, ...] = tuple(rule.field for rule in FIELD_RULES)
 OUTCOME_FIELDS: tuple[str, ...] = tuple(r.field for r in FIELD_RULES if r.category == "requests" and r.outcome)
+# The SPEC §4 identity: requests_received + requests_carried_over = the outcome fields + requests_pending.
 
 
 # ---------------------------------------------------------------- facts
@@ -400,20 +404,35 @@ def _check(name: str, status: str, values: dict, facts: list[int], message: str,
 
 
 def check_outcomes_vs_total(fields: dict, sources: dict) -> dict | None:
-    """Request outcomes should add up to the requests received (+ carried over)."""
+    """SPEC §4 identity: received + carried over = the outcome fields (其他处理 included) + pending.
+
+    Both sides are in `values`. A sum larger than received + carried over is a fail; a sum that
+    equals received alone passes (reports often fold last year's requests into the year's total);
+    a smaller sum is uncertain unless every side of the identity is stated, then it fails."""
     stated = [f for f in OUTCOME_FIELDS if fields.get(f) is not None]
     if not stated or fields.get("requests_received") is None:
         return None
-    outcome_sum = sum(fields[f] for f in stated)
+    outcome_sum = _number(sum(fields[f] for f in stated))
     received = fields["requests_received"]
     carried = fields.get("requests_carried_over") or 0
     used = [i for f in stated + ["requests_received", "requests_carried_over"] for i in sources.get(f, [])]
-    values = {"outcomes_sum": outcome_sum, "requests_received": received, "requests_carried_over": fields.get("requests_carried_over")}
+    values = {
+        "received_plus_carried_over": _number(received + carried),
+        "outcomes_plus_pending": outcome_sum,
+        "outcomes_sum": outcome_sum,
+        "requests_received": received,
+        "requests_carried_over": fields.get("requests_carried_over"),
+        "requests_pending": fields.get("requests_pending"),
+    }
     if outcome_sum in (received, received + carried):
-        return _check("outcomes_vs_total", "pass", values, used, "outcomes add up to the total")
+        return _check("outcomes_vs_total", "pass", values, used, "received + carried over = outcomes + pending")
     if outcome_sum > received + carried:
-        return _check("outcomes_vs_total", "fail", values, used, "outcomes add up to more than the requests")
-    return _check("outcomes_vs_total", "uncertain", values, used, "outcomes add up to less than the requests (some outcomes may have no field)")
+        return _check("outcomes_vs_total", "fail", values, used, "outcomes + pending add up to more than received + carried over")
+    complete = fields.get("requests_pending") is not None and fields.get("requests_carried_over") is not None
+    if complete and fields.get("requests_other") is not None:
+        return _check("outcomes_vs_total", "fail", values, used, "outcomes + pending add up to less than received + carried over")
+    return _check("outcomes_vs_total", "uncertain", values, used,
+                  "outcomes + pending add up to less than received + carried over (an outcome may not be stated)")
 
 
 def check_handled(fields: dict, sources: dict, facts: list[dict]) -> dict | None:

@@ -667,6 +667,8 @@ FIELD_ROWS = {
     "requests_denied": "denied",
     "requests_unavailable": "unavailable",
     "requests_not_processed": "not_processed",
+    "requests_other": "other_processing",
+    "requests_pending": "carried_forward",
 }
 
 

@@ -79,6 +79,28 @@ def test_outcomes_may_add_up_to_new_plus_carried_over():
     assert checks_of(facts)[("outcomes_vs_total", None)]["status"] == "pass"
 
 
+def test_other_processing_and_pending_fill_their_fields_and_close_the_identity():
+    """SPEC §4: received + carried over = outcomes (其他处理 included) + pending, both sides shown."""
+    text = "本年新收政府信息公开申请20件，上年结转政府信息公开申请2件，予以公开15件，其他处理3件，结转下年度继续办理4件。"
+    items = [("CATEGORY", "政府信息公开申请"), ("COUNT", "20件"), ("CATEGORY", "政府信息公开申请"), ("COUNT", "2件"),
+             ("OUTCOME", "予以公开"), ("COUNT", "15件"), ("OUTCOME", "其他处理"), ("COUNT", "3件"),
+             ("OUTCOME", "结转下年度继续办理"), ("COUNT", "4件")]
+    record, _ = record_of(text, items)
+    assert (record["requests_received"], record["requests_carried_over"]) == (20, 2)
+    assert (record["requests_granted"], record["requests_other"], record["requests_pending"]) == (15, 3, 4)
+    check = next(c for c in record["checks"] if c["check"] == "outcomes_vs_total")
+    assert check["status"] == "pass"
+    assert check["values"]["received_plus_carried_over"] == 22 and check["values"]["outcomes_plus_pending"] == 22
+
+
+def test_identity_short_with_every_side_stated_fails():
+    facts = [fact(10, "requests", start=0), fact(0, "requests", start=10, cues=["carried_over"]),
+             fact(5, "requests", "granted", 20), fact(1, "requests", "other", 30), fact(2, "requests", "pending", 40)]
+    check = checks_of(facts)[("outcomes_vs_total", None)]
+    assert check["status"] == "fail"
+    assert (check["values"]["received_plus_carried_over"], check["values"]["outcomes_plus_pending"]) == (10, 8)
+
+
 @pytest.mark.parametrize("handled,status", [(10, "pass"), (12, "fail"), (7, "uncertain")])
 def test_handled_vs_new_plus_carried_over(handled, status):
     facts = [fact(8, "requests", start=0), fact(2, "requests", start=10, cues=["carried_over"]),
