@@ -14,8 +14,10 @@ some fields: only what gold states is scored.
   fact builder the predictions use, so the fact scores measure tagging and linking. Table
   cells take their category and outcome from the table structure, as the guide says.
 - Record fields: for each report and each SPEC §4 field present in its gold record, the
-  prediction is right when it equals the gold value (null = null counts; 1.0 = 1). A
-  report missing from the predictions counts as all-null with no facts.
+  prediction is right when it equals the gold value (null = null counts; 1.0 = 1): the
+  accuracy. Record-field P/R/F1 count stated values only: a stated value is a true positive
+  when it equals the gold, precision is over the values the record states, recall over the
+  values the gold states. A report missing from the predictions counts as all-null with no facts.
 """
 
 from __future__ import annotations
@@ -97,20 +99,30 @@ def score_facts(gold: dict[str, dict], pred: dict[str, dict]) -> dict[str, dict]
 
 
 def score_fields(gold: dict[str, dict], pred: dict[str, dict]) -> dict:
-    """Accuracy over every (report, field) the gold states, overall and per field."""
+    """Record fields over every (report, field) the gold states: accuracy, and P/R/F1 of stated values.
+
+    Accuracy counts null = null as right; the F1 is what a reader of the records feels: precision
+    is the share of the values a record states that are right (a value where the gold is null is
+    wrong), recall the share of the values the report states that the record has right."""
     right: Counter = Counter()
     total: Counter = Counter()
+    tp = n_pred = n_gold = 0
     for doc_id, g in gold.items():
         p = pred.get(doc_id, {})
         for field in RECORD_FIELDS:
             if field not in g:
                 continue
             total[field] += 1
-            right[field] += _norm(p.get(field)) == _norm(g[field])
+            got, want = _norm(p.get(field)), _norm(g[field])
+            right[field] += got == want
+            n_pred += got is not None
+            n_gold += want is not None
+            tp += got is not None and got == want
     n = sum(total.values())
     return {
         "accuracy": round(sum(right.values()) / n, 4) if n else 0.0,
         "n": n,
+        **{k: v for k, v in prf(tp, n_pred, n_gold).items()},
         "per_field": {f: round(right[f] / total[f], 4) for f in RECORD_FIELDS if total[f]},
     }
 
@@ -155,6 +167,8 @@ def format_table(results: dict[str, dict]) -> str:
     for key in FACT_KEYS:
         for m in ("precision", "recall", "f1"):
             rows.append((f"facts {key} {m}", *(f"{results[n]['facts'][key][m]:.3f}" for n in names)))
+    for m in ("precision", "recall", "f1"):
+        rows.append((f"record-field {m}", *(f"{results[n]['fields'][m]:.3f}" for n in names)))
     rows.append(("record-field accuracy", *(f"{results[n]['fields']['accuracy']:.3f}" for n in names)))
     fields = sorted({f for n in names for f in results[n]["fields"]["per_field"]}, key=RECORD_FIELDS.index)
     for f in fields:

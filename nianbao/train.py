@@ -61,6 +61,7 @@ class ModelConfig:
 class DataConfig:
     annotations: str = "annotations/corpus.jsonl"  # stand-off file(s), a glob relative to the project root
     split_file: str = "annotations/split.json"
+    gold_records: str = "annotations/records.jsonl"  # gold SPEC §4 records: records and facts are scored against them
     shared_dir: str | None = None  # where real report texts live (see nianbao.paths)
     synth_ratio: float = 1.5  # synthetic reports per real training report (train only)
     synth_seed: int = 13
@@ -568,30 +569,69 @@ def new_model_and_tokenizer(cfg: Config, train_docs: Sequence[AnnotatedDoc]) -> 
     return build_model(cfg.model, vocab_size=len(vocab)), make_char_tokenizer(vocab)
 
 
-def train_and_score(cfg: Config, train_docs: list[AnnotatedDoc], eval_docs: list[AnnotatedDoc], epochs: int, desc: str) -> dict:
-    """One k-fold round: a fresh model trained on `train_docs` (no early stopping), scored on `eval_docs`."""
+def train_and_predict(cfg: Config, train_docs: list[AnnotatedDoc], eval_docs: list[AnnotatedDoc], epochs: int, desc: str) -> list[list[Span]]:
+    """One k-fold round: a fresh model trained on `train_docs` (no early stopping), predicting `eval_docs`."""
     set_seed(cfg.train.seed)
     model, tokenizer = new_model_and_tokenizer(cfg, train_docs)
     examples = make_examples(train_docs, tokenizer, cfg.window, max_tokens(cfg, model), uses_rule_features(model.config))
     fit(cfg, model, tokenizer, examples, [], epochs, desc=desc)
-    return score(eval_docs, predict_docs(model, tokenizer, cfg, eval_docs))
+    return predict_docs(model, tokenizer, cfg, eval_docs)
+
+
+def record_metrics(docs: Sequence[AnnotatedDoc], predictions: dict[str, list[list[Span]]], gold_path: str) -> dict | None:
+    """What users read, per system: record-field P/R/F1 and fact F1 (value; value + canonical category + outcome).
+
+    Each system's spans go through the same spans -> facts -> record path as `infer.py`; gold facts
+    come from the gold annotation through the same fact builder, gold fields from the gold records.
+    None when no report has a gold record (the synthetic stand-in)."""
+    from .evaluate import evaluate, load_records
+    from .infer import record_for
+    from .ingest import read_document
+    from .paths import doc_path
+    from .records import build_facts, read_tables
+
+    path = Path(gold_path) if Path(gold_path).is_absolute() else PROJECT_ROOT / gold_path
+    if not path.exists():
+        return None
+    gold_all = load_records(path)
+    gold: dict[str, dict] = {}
+    preds: dict[str, dict[str, dict]] = {name: {} for name in predictions}
+    for i, annotated in enumerate(tqdm(docs, desc="records", unit="doc", leave=False)):
+        if annotated.doc_id not in gold_all:
+            continue
+        doc = read_document(doc_path(annotated.doc_id))
+        tables = read_tables(doc)
+        facts = build_facts(doc, annotated.annotation.spans, annotated.annotation.relations, tables=tables)
+        gold[annotated.doc_id] = {**gold_all[annotated.doc_id], "facts": facts}
+        for name, spans in predictions.items():
+            preds[name][annotated.doc_id] = record_for(doc, spans[i], "", name)
+    if not gold:
+        return None
+    results = evaluate(gold, preds)
+    return {name: {"record_fields": {k: r["fields"][k] for k in ("precision", "recall", "f1", "accuracy", "n")},
+                   "facts_value": r["facts"]["value"], "facts_linked": r["facts"]["value+category+outcome"],
+                   "reports": r["reports"]} for name, r in results.items()}
 
 
 def kfold(cfg: Config, real_docs: list[AnnotatedDoc]) -> dict:
-    """Model and rules, k folds by report over all real reports: mean and sd of F1 per label."""
+    """Model and rules, k folds by report over all real reports: mean and sd of span F1 per label, and
+    record and fact scores of the held-out predictions pooled over the folds (every report predicted once)."""
     k = cfg.eval.kfold
     ids = sorted(d.doc_id for d in real_docs)
     random.Random(cfg.train.seed).shuffle(ids)
     fold_of = {doc_id: i % k for i, doc_id in enumerate(ids)}
     rules_all = dict(zip((d.doc_id for d in real_docs), rule_predictions(real_docs)))
     per_fold: dict[str, list[dict]] = {"model": [], "rules": []}
+    held_out: dict[str, list[Span]] = {}
     for fold in range(k):
         held = [d for d in real_docs if fold_of[d.doc_id] == fold]
         rest = [d for d in real_docs if fold_of[d.doc_id] != fold]
         train_docs = rest + synthetic_docs(cfg.data, len(rest))
-        per_fold["model"].append(train_and_score(cfg, train_docs, held, cfg.eval.kfold_epochs, desc=f"fold {fold + 1}/{k}"))
+        predicted = train_and_predict(cfg, train_docs, held, cfg.eval.kfold_epochs, desc=f"fold {fold + 1}/{k}")
+        held_out.update((d.doc_id, p) for d, p in zip(held, predicted))
+        per_fold["model"].append(score(held, predicted))
         per_fold["rules"].append(score(held, [rules_all[d.doc_id] for d in held]))
-    summary: dict = {"k": k, "epochs": cfg.eval.kfold_epochs}
+    summary: dict = {"k": k, "epochs": cfg.eval.kfold_epochs, "reports": len(real_docs)}
     for system, folds in per_fold.items():
         summary[system] = {}
         for mode in ("strict", "overlap"):
@@ -600,6 +640,9 @@ def kfold(cfg: Config, real_docs: list[AnnotatedDoc]) -> dict:
                 values = [f[mode][label]["f1"] for f in folds]
                 sd = statistics.stdev(values) if len(values) > 1 else 0.0
                 summary[system][mode][label] = {"f1_mean": round(statistics.mean(values), 4), "f1_sd": round(sd, 4)}
+    summary["records"] = record_metrics(
+        real_docs, {"model": [held_out[d.doc_id] for d in real_docs], "rules": [rules_all[d.doc_id] for d in real_docs]},
+        cfg.data.gold_records)
     return summary
 
 
@@ -618,6 +661,26 @@ def format_table(test: dict, folds: dict | None) -> str:
                 a, b = folds[system]["strict"][label], folds[system]["overlap"][label]
                 kf, ko = f"{a['f1_mean']:.3f} ± {a['f1_sd']:.3f}", f"{b['f1_mean']:.3f} ± {b['f1_sd']:.3f}"
             lines.append(f"| {label} | {system} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {o['f1']:.3f} | {kf} | {ko} |")
+    return "\n".join(lines)
+
+
+RECORD_ROWS = (("record-field F1", "record_fields"), ("linked-fact F1 (value + category + outcome)", "facts_linked"),
+               ("fact value F1", "facts_value"))
+
+
+def format_record_table(test: dict | None, folds: dict | None) -> str:
+    """What users read, model vs rules: record-field and fact F1 on the test split and over k-fold (pooled)."""
+    kf = (folds or {}).get("records")
+    if not test and not kf:
+        return ""
+    lines = ["| measure | system | test F1 (P / R) | k-fold F1 (P / R) |", "| --- | --- | --- | --- |"]
+    for title, key in RECORD_ROWS:
+        for system in ("model", "rules"):
+            cells = []
+            for part in (test, kf):
+                m = part[system][key] if part else None
+                cells.append(f"{m['f1']:.3f} ({m['precision']:.3f} / {m['recall']:.3f})" if m else "-")
+            lines.append(f"| {title} | {system} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
 
@@ -698,6 +761,12 @@ as `infer.py` does.
 
 {metrics['table']}
 
+What users read, model vs rules (records and facts built from each system's spans by the `infer.py` path,
+scored against `annotations/records.jsonl` and the facts of the gold annotation; k-fold: held-out predictions
+pooled over the folds):
+
+{metrics.get('record_table') or '(no gold records)'}
+
 Load with `AutoModelForTokenClassification.from_pretrained(dir)` and `AutoTokenizer.from_pretrained(dir)`,
 or `nianbao.model.Tagger.load(dir)` for whole reports (windows, stitching, repaired spans).
 """
@@ -754,6 +823,7 @@ def run(cfg: Config, out: Path, real_docs: list[AnnotatedDoc], split: dict[str, 
     model_pred = predict_docs(model, tokenizer, cfg, test_docs)
     rules_pred = rule_predictions(test_docs)
     test = {"model": score(test_docs, model_pred), "rules": score(test_docs, rules_pred)}
+    test_records = record_metrics(test_docs, {"model": model_pred, "rules": rules_pred}, cfg.data.gold_records)
     folds = kfold(cfg, real_docs) if cfg.eval.kfold else None
     version = model_version(data_snapshot(train_docs), cfg.to_dict())
     conf = confusion(test_docs, model_pred)
@@ -764,9 +834,10 @@ def run(cfg: Config, out: Path, real_docs: list[AnnotatedDoc], split: dict[str, 
         "training": {"epochs_run": len(result.history), "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1),
                      "tokens_per_second": round(result.tokens / result.seconds, 1) if result.seconds else None,
                      "history": result.history},
-        "test": test, "kfold": folds, "confusion": conf, "total_seconds": round(time.perf_counter() - started, 1),
+        "test": test, "test_records": test_records, "kfold": folds, "confusion": conf, "total_seconds": round(time.perf_counter() - started, 1),
     }
     metrics["table"] = format_table(test, folds)
+    metrics["record_table"] = format_record_table(test_records, folds)
 
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -835,6 +906,9 @@ def _run_args(args: argparse.Namespace) -> int:
     command = "python train.py " + " ".join(sys.argv[1:])
     metrics = run(cfg, out, real_docs, split, resume=args.resume, command=command)
     print(metrics["table"])
+    if metrics.get("record_table"):
+        print()
+        print(metrics["record_table"])
     print(f"saved to {out} (model_version {metrics['model_version']}, training {metrics['training']['seconds']:.0f} s, "
           f"total {metrics['total_seconds']:.0f} s)")
     return 0
