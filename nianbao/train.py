@@ -613,13 +613,87 @@ def record_metrics(docs: Sequence[AnnotatedDoc], predictions: dict[str, list[lis
                    "reports": r["reports"]} for name, r in results.items()}
 
 
+def assign_folds(docs: Sequence[AnnotatedDoc], k: int, seed: int) -> dict[str, int]:
+    """doc_id -> fold, by report (never by window), shuffled by `seed`."""
+    ids = sorted(d.doc_id for d in docs)
+    random.Random(seed).shuffle(ids)
+    return {doc_id: i % k for i, doc_id in enumerate(ids)}
+
+
+def learning_curve(cfg: Config, real_docs: list[AnnotatedDoc], fractions: Sequence[float]) -> list[dict]:
+    """k-fold figures with a fraction of the training reports: does more real data still pay off?
+
+    The held-out folds are the same at every fraction (k folds by report over all real reports);
+    only the reports trained on shrink, a seeded random subset of the other folds, with
+    synthetic reports in the configured ratio to the real ones kept. Held-out predictions are
+    pooled over the folds and scored as spans (strict micro F1) and as records and facts."""
+    k = cfg.eval.kfold or 3
+    fold_of = assign_folds(real_docs, k, cfg.train.seed)
+    rules_all = rule_predictions(real_docs)
+    rows = []
+    for fraction in fractions:
+        held_out: dict[str, list[Span]] = {}
+        for fold in range(k):
+            held = [d for d in real_docs if fold_of[d.doc_id] == fold]
+            rest = sorted((d for d in real_docs if fold_of[d.doc_id] != fold), key=lambda d: d.doc_id)
+            random.Random(cfg.train.seed + fold).shuffle(rest)
+            used = rest[: max(1, round(len(rest) * fraction))]
+            train_docs = used + synthetic_docs(cfg.data, len(used))
+            predicted = train_and_predict(cfg, train_docs, held, cfg.eval.kfold_epochs,
+                                          desc=f"{fraction:.0%} fold {fold + 1}/{k}")
+            held_out.update((d.doc_id, p) for d, p in zip(held, predicted))
+        model_pred = [held_out[d.doc_id] for d in real_docs]
+        spans = score(real_docs, model_pred)["strict"]["micro"]["f1"]
+        rec = record_metrics(real_docs, {"model": model_pred, "rules": rules_all}, cfg.data.gold_records) or {}
+        row = {"fraction": fraction, "train_reports": round(len(real_docs) * (k - 1) / k * fraction),
+               "span_micro_f1": spans}
+        for name, key in (("record_field_f1", "record_fields"), ("linked_fact_f1", "facts_linked")):
+            row[name] = rec["model"][key]["f1"] if rec else None
+            row[f"rules_{name}"] = rec["rules"][key]["f1"] if rec else None
+        rows.append(row)
+        tqdm.write(f"learning curve {fraction:.0%}: {row}")
+    return rows
+
+
+def format_learning_curve(rows: list[dict]) -> str:
+    lines = ["| training reports (share) | span micro F1 | record-field F1 (rules) | linked-fact F1 (rules) |",
+             "| --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['train_reports']} ({r['fraction']:.0%}) | {r['span_micro_f1']:.3f} | "
+                     f"{r['record_field_f1']:.3f} ({r['rules_record_field_f1']:.3f}) | "
+                     f"{r['linked_fact_f1']:.3f} ({r['rules_linked_fact_f1']:.3f}) |")
+    return "\n".join(lines)
+
+
+def plot_learning_curve(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [r["train_reports"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label, colour in (("span_micro_f1", "spans (strict micro F1)", "tab:blue"),
+                               ("record_field_f1", "record fields F1", "tab:green"),
+                               ("linked_fact_f1", "linked facts F1", "tab:orange")):
+        ax.plot(x, [r[key] for r in rows], marker="o", label=f"model: {label}", color=colour)
+    for key, colour in (("rules_record_field_f1", "tab:green"), ("rules_linked_fact_f1", "tab:orange")):
+        ax.axhline(rows[-1][key], linestyle="--", color=colour, linewidth=1)
+    ax.set_xlabel("real training reports per fold")
+    ax.set_ylabel("F1 on held-out folds")
+    ax.set_title("Learning curve (dashed: rules backend)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def kfold(cfg: Config, real_docs: list[AnnotatedDoc]) -> dict:
     """Model and rules, k folds by report over all real reports: mean and sd of span F1 per label, and
     record and fact scores of the held-out predictions pooled over the folds (every report predicted once)."""
     k = cfg.eval.kfold
-    ids = sorted(d.doc_id for d in real_docs)
-    random.Random(cfg.train.seed).shuffle(ids)
-    fold_of = {doc_id: i % k for i, doc_id in enumerate(ids)}
+    fold_of = assign_folds(real_docs, k, cfg.train.seed)
     rules_all = dict(zip((d.doc_id for d in real_docs), rule_predictions(real_docs)))
     per_fold: dict[str, list[dict]] = {"model": [], "rules": []}
     held_out: dict[str, list[Span]] = {}
@@ -861,6 +935,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", default=str(DEFAULT_OUTPUT), help="where the model is saved (default: runs/default)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the output directory")
+    parser.add_argument("--kfold", type=int, metavar="K",
+                        help="also cross-validate: K folds by report over all real reports (eval.kfold=K; slower)")
+    parser.add_argument("--learning-curve", metavar="FRACTIONS",
+                        help="only the learning curve: k-fold figures with these shares of the training reports, "
+                             "e.g. 0.25,0.5,1 (written to the output dir as learning_curve.png/.md/.json)")
     parser.add_argument("overrides", nargs="*", help="config overrides as section.key=value, e.g. train.epochs=3")
 
 
@@ -888,11 +967,17 @@ def synthetic_stand_in(cfg: Config) -> tuple[list[AnnotatedDoc], dict[str, list[
 
 def _run_args(args: argparse.Namespace) -> int:
     try:
-        cfg = load_config(args.config, args.overrides)
-    except ConfigError as exc:
+        overrides = list(args.overrides) + ([f"eval.kfold={args.kfold}"] if args.kfold is not None else [])
+        cfg = load_config(args.config, overrides)
+        fractions = [float(x) for x in args.learning_curve.split(",")] if args.learning_curve else None
+        if fractions and not all(0 < f <= 1 for f in fractions):
+            raise ConfigError(f"--learning-curve {args.learning_curve}: shares must lie in (0, 1]")
+    except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.output_dir)
+    if fractions:
+        return _run_learning_curve(cfg, out, fractions)
     try:
         prepare_output_dir(out, args.overwrite, args.resume)
         if real_reports_present(cfg.data):
@@ -911,6 +996,26 @@ def _run_args(args: argparse.Namespace) -> int:
         print(metrics["record_table"])
     print(f"saved to {out} (model_version {metrics['model_version']}, training {metrics['training']['seconds']:.0f} s, "
           f"total {metrics['total_seconds']:.0f} s)")
+    return 0
+
+
+def _run_learning_curve(cfg: Config, out: Path, fractions: list[float]) -> int:
+    if not real_reports_present(cfg.data):
+        print("error: the learning curve needs the annotated real reports (set $NIANBAO_SHARED)", file=sys.stderr)
+        return 2
+    try:
+        real_docs = load_real_docs(cfg.data)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    rows = learning_curve(cfg, real_docs, sorted(fractions))
+    table = format_learning_curve(rows)
+    (out / "learning_curve.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    (out / "learning_curve.md").write_text(table + "\n", encoding="utf-8")
+    plot_learning_curve(rows, out / "learning_curve.png")
+    print(table)
+    print(f"written to {out}/learning_curve.png, .md, .json")
     return 0
 
 

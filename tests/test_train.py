@@ -151,7 +151,16 @@ def test_real_annotations_load_when_present():
     docs = load_real_docs(DataConfig())
     parts = split_docs(docs, load_split("annotations/split.json"))
     assert parts["test"] and parts["train"]
-    assert all(d.annotation.spans for d in docs)
+    assert sum(bool(d.annotation.spans) for d in docs) >= 0.9 * len(docs)
+    # a report with no span states no count (GUIDE): its gold record has no number either
+    from nianbao.evaluate import load_records
+    from nianbao.records import RECORD_FIELDS
+
+    gold = load_records(PROJECT_ROOT / "annotations" / "records.jsonl")
+    assert {d.doc_id for d in docs} <= set(gold)
+    for d in docs:
+        if not d.annotation.spans:
+            assert all(gold[d.doc_id].get(f) is None for f in RECORD_FIELDS), d.doc_id
 
 
 def test_without_real_reports_train_py_says_so_and_trains_on_synthetic_reports(tmp_path, monkeypatch, capsys):
