@@ -21,6 +21,7 @@ report.html and errors.jsonl. How it stays safe at scale:
 from __future__ import annotations
 
 import argparse
+import bisect
 import ctypes
 import ctypes.util
 import hashlib
@@ -56,6 +57,8 @@ class Predictor(Protocol):
 class RulesPredictor:
     """The rule pre-annotator as a backend: needs no model."""
 
+    resolver = None  # no count classifier: the rules' span path alone
+
     def __init__(self) -> None:
         from .rules import RULES_VERSION
 
@@ -73,9 +76,14 @@ class ModelPredictor:
     def __init__(self, model_dir: Path, batch_size: int) -> None:
         from .model import Tagger
 
+        from .counts import CountClassifier
+
         self.tagger = Tagger.load(model_dir)
         self.version = self.tagger.version
         self.batch_size = batch_size
+        classifier = CountClassifier.load(model_dir)  # None for a model saved without one
+        self.resolver = classifier.resolve if classifier else None
+        self.rule_categories = True  # see record_for
 
     def predict(self, texts: list[str]) -> list[list[Span]]:
         # run_batch passes each Document's Simplified view: it is its own view
@@ -125,13 +133,35 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str) -> dict:
-    """Spans of one document (over its Simplified view) -> its SPEC §4 record."""
+def rule_categories(text: str, spans: list[Span]) -> list[Span]:
+    """The rule pre-annotator's CATEGORY terms that no predicted span touches: more nouns for the
+    linker to choose from (a list `行政复议案、行政诉讼案` the tagger left untagged), never output as spans."""
+    from .rules import annotate
+
+    taken = sorted((s.start, s.end) for s in spans)
+    extra = []
+    for term in annotate(text).spans:
+        if term.label != "CATEGORY":
+            continue
+        i = bisect.bisect_left(taken, (term.end, -1))
+        if not any(a < term.end and term.start < b for a, b in taken[max(0, i - 2) : i + 1]):
+            extra.append(Span(term.start, term.end, "CATEGORY", term.score * 0.5))
+    return extra
+
+
+def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str, resolver: Callable | None = None,
+               with_rule_categories: bool = False) -> dict:
+    """Spans of one document (over its Simplified view) -> its SPEC §4 record.
+
+    `resolver`: the model's count classifier (`nianbao.counts`), which may set what a prose count counts;
+    `with_rule_categories`: link counts to the rules' category terms too, where the spans have none
+    (the model backend's default; chosen on cross-validated records and facts)."""
     text = doc.simplified
     spans = ensure_ids(snap_counts(text, [s for s in spans if s.end > s.start]))
-    relations = link(text, spans)
+    support = ensure_ids(rule_categories(text, spans), prefix="x") if with_rule_categories else []
+    relations = link(text, sorted(spans + support, key=lambda s: s.start))
     tables = read_tables(doc)  # the table structure decides the links of table cells
-    facts = build_facts(doc, spans, relations, text=text, tables=tables)
+    facts = build_facts(doc, spans + support, relations, text=text, tables=tables, resolver=resolver)
     return build_record(doc, facts, spans_for_record(doc, spans), sha256=sha256, model_version=model_version, tables=tables)
 
 
@@ -199,7 +229,8 @@ def run_batch(predictor: Predictor, jobs: list[Job]) -> list[tuple[Job, dict | N
             results[job.path] = (job, None, None, batch_error)
             continue
         try:
-            record = record_for(doc, predicted[i], job.sha256, predictor.version)
+            record = record_for(doc, predicted[i], job.sha256, predictor.version, getattr(predictor, "resolver", None),
+                                getattr(predictor, "rule_categories", False))
             results[job.path] = (job, record, render_document(record, doc.original), None)
         except Exception as exc:
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()

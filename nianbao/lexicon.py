@@ -47,6 +47,7 @@ class Lexicon:
     measure_words: list[str]
     noun_ends_before: list[str]
     article_one_units: list[str]
+    zero_negations: list[str] = field(default_factory=list)
     source: tuple[str, ...] = field(default=())
 
     def term_index(self, kind: str) -> dict[str, str]:
@@ -61,7 +62,7 @@ class Lexicon:
 _LIST_FIELDS = (
     "units", "zero_patterns", "zero_blocked_after", "zero_single_allowed_before", "approx_inside",
     "approx_before", "numeral_blocked_before", "phrase_start_after", "phrase_continues_over", "count_lead_ins",
-    "measure_words", "noun_ends_before", "article_one_units",
+    "measure_words", "noun_ends_before", "article_one_units", "zero_negations",
 )
 
 

@@ -17,7 +17,8 @@ annotated relations are plentiful. The rules, in the order they are tried:
 5. Otherwise the nearest CATEGORY earlier in the sentence, then later in it.
 
 A zero statement (a COUNT with no numeral, e.g. 未发生) that is followed by a list of
-categories ("未发生行政复议、行政诉讼") links to every category of that list.
+categories ("未发生行政复议、行政诉讼") links to every category of that list; of a noun phrase after
+it, only to its head (the last category and those coordinated with it), not to modifiers.
 """
 
 from __future__ import annotations
@@ -94,9 +95,40 @@ def _respectively(text: str, counts: list[Span], targets: list[Span], seg: Segme
 
 
 def _zero_list(text: str, count: Span, categories: list[Span], seg: Segments) -> list[Span]:
-    """Every category of the list right after a zero statement, within its wide clause."""
+    """What a zero statement says is zero: the head of the noun phrase after it, within its wide clause.
+
+    A Chinese noun phrase ends in its head, so of the categories after the negation only the last
+    one counts, with those coordinated to it (`未产生因政府信息公开引起的行政复议和行政诉讼` → 行政复议,
+    行政诉讼; `政府信息` there only modifies them)."""
     _, end = seg.bounds(count.end, WIDE_BREAKS)
-    return [c for c in categories if c.start >= count.end and c.end <= end]
+    return head_group(text, [c for c in categories if c.start >= count.end and c.end <= end])
+
+
+# what may stand between two coordinated nouns: a measure suffix left outside the span (行政复议案、行政诉讼案),
+# a coordinator, and a filler (有关的)
+COORDINATION_RE = re.compile(r"^[案件类等事项]*\s*(?:和|及|与|、|或|以及|或者|和/或|及其|,|，)?\s*(?:有关的|相关的|其他)?$")
+
+
+def head_group(text: str, items: list) -> list:
+    """The last item of a run and the items coordinated with it (和, 及, 、 …), in order.
+
+    `items` are spans (anything with start/end) sorted by position, all inside one clause."""
+    if not items:
+        return []
+    group = [items[-1]]
+    for prev in reversed(items[:-1]):
+        if not COORDINATION_RE.match(text[prev.end : group[0].start].strip()):
+            break
+        group.insert(0, prev)
+    return group
+
+
+ZERO_NUMERAL_RE = re.compile(r"^[0０零〇]+(?:\D.*)?$")
+
+
+def is_zero_count(text: str, span: Span) -> bool:
+    """A count of nothing: a zero statement (未发生) or the numeral 0 (`0件`)."""
+    return is_zero_statement(text, span) or bool(ZERO_NUMERAL_RE.match(span.text(text).strip()))
 
 
 def _link_outcomes(text: str, counts: list[Span], outcomes: list[Span], seg: Segments) -> dict[str, Span]:
@@ -160,7 +192,19 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
         if own is not None:
             targets = [own]
             if is_zero_statement(text, count):
-                targets += [c for c in _zero_list(text, count, categories, seg) if c is not own]
+                after = _zero_list(text, count, categories, seg)
+                if own.start >= count.end and after:  # `未收到…申请`: the phrase after the negation decides
+                    targets = after
+                else:
+                    targets += [c for c in after if c is not own]
+                own = targets[0]
+            if own.end <= count.start and is_zero_count(text, count):
+                # `行政复议、行政诉讼0件`: zero of each coordinated category right before it
+                start, _ = seg.bounds(count.start, WIDE_BREAKS)
+                before = [c for c in categories if c.start >= start and c.end <= own.end]
+                group = head_group(text, before)
+                if own in group and len(group) > 1:
+                    targets = group + [t for t in targets if t not in group]
             category_of[count.id] = targets
             if count.id not in outcome_of:
                 heads.append((count, own))

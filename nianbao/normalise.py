@@ -455,7 +455,7 @@ _BODY_AGENCY = (
         "(?:坚持|认真|按照|深入|严格|始终|紧紧|以|在|继续|进一步|围绕|全面|扎实|持续|高度|积极)"
     ),
 )
-_PERIOD_YEAR = re.compile(f"{_YEAR}\\s*(?:年\\s*1\\s*月\\s*1\\s*日|-0?1-0?1|年\\s*12\\s*月\\s*31\\s*日|-12-31)")
+_PERIOD_YEAR = re.compile(f"{_YEAR}\\s*(?:年\\s*1\\s*月\\s*1\\s*日|-0?1-0?1(?!\\d)|年\\s*12\\s*月\\s*31\\s*日|-12-31(?!\\d))")
 _BODY_YEAR = re.compile(f"{_YEAR}\\s*年度")
 _ANY_YEAR = re.compile(f"{_YEAR}\\s*年(?!\\d)")
 _DASH_YEAR = re.compile(f"{_YEAR}-(?!\\d)")

@@ -55,7 +55,8 @@ def _zero_statement(text: str) -> bool:
     from .lexicon import _simplified
 
     stripped = _simplified(text.strip())
-    return any(stripped.startswith(p) for p in load_lexicon().zero_patterns)
+    lex = load_lexicon()
+    return any(stripped.startswith(p) for p in lex.zero_patterns) or any(stripped.startswith(p) for p in lex.zero_negations)
 
 
 def _unit_after(rest: str) -> str | None:
@@ -78,7 +79,7 @@ def parse_count(text: str, context_before: str = "") -> ParsedCount:
     lex = load_lexicon()
     before = _halfwidth(context_before[-4:])
     approx_before = any(before.endswith(p) for p in lex.approx_before)
-    plain = _halfwidth(text).strip()
+    plain = re.sub(r"\s+", "", _halfwidth(text))  # `890 件`: a space inside a count is part of it (GUIDE)
     m = _NUMERAL.search(plain)
     if m is None:
         if _zero_statement(plain):

@@ -53,10 +53,11 @@ class FieldRule:
     category: str
     outcome: str | None
     carried_over: bool | None = None  # None: does not matter
+    pick: str = "first"  # which candidate wins: "first" (see `candidates`) or "proactive" (`_proactive_rank`)
 
 
 FIELD_RULES: tuple[FieldRule, ...] = (
-    FieldRule("proactive_total", "proactive", None),
+    FieldRule("proactive_total", "proactive", None, pick="proactive"),
     FieldRule("requests_received", "requests", None, carried_over=False),
     FieldRule("requests_carried_over", "requests", None, carried_over=True),
     FieldRule("requests_granted", "requests", "granted"),
@@ -163,8 +164,12 @@ def build_facts(
     canonical: tuple[Callable, Callable] | None = None,
     table_cells: dict[str, tuple[str, str]] | None = None,
     tables: TableEvidence | None = None,
+    resolver: Callable[[str, list[tuple[Span, dict]]], None] | None = None,
 ) -> list[dict]:
     """One fact per COUNT span; spans index `text`, by default the doc's Simplified view of its clean text.
+
+    `resolver` (e.g. `nianbao.counts.CountClassifier.resolve`) may set the canonical category and
+    outcome of the prose facts from their context; table cells are left to the table structure.
 
     With `tables` (see `read_tables`), the table structure decides: every placed cell is one
     fact (whether or not a COUNT span covers it) and a COUNT span on a placed cell is not a
@@ -176,7 +181,7 @@ def build_facts(
     by_id = {s.id: s for s in spans}
     links = _links(relations)
     counts = sorted((s for s in spans if s.label == "COUNT"), key=lambda s: s.start)
-    facts, covered = [], {}
+    facts, covered, prose = [], {}, []
     for span in counts:
         hit = _cells_under(tables, span) if tables else []
         for index in hit:
@@ -186,7 +191,11 @@ def build_facts(
         fact = _fact(doc, text, span, by_id, links.get(span.id, {}), parse, canon_cat, canon_out, table_cells)
         if tables and _in_region(tables, span):
             _unplace(fact)
+        elif not fact["table"]:
+            prose.append((span, fact))
         facts.append(fact)
+    if resolver is not None:
+        resolver(text, prose)
     if tables:
         facts.extend(table_fact(doc, cell, index, covered.get(index)) for index, cell in enumerate(tables.cells))
         facts.sort(key=lambda f: f["start"])
@@ -370,11 +379,33 @@ def _is_zero_statement(fact: dict) -> bool:
     return fact.get("value") == 0 and fact.get("unit") is None and not fact.get("table")
 
 
+PROACTIVE_RE = re.compile(r"主动公开|主動公開")
+INFORMATION_RE = re.compile(r"信息|資訊|资讯")
+CUMULATIVE_RE = re.compile(r"累计|累計|截至|截止|以来|以來")
+
+
+def _proactive_rank(fact: dict) -> tuple:
+    """How surely a proactive fact is the year's total of disclosed items (lower is surer).
+
+    Every kind of document a report publishes is `proactive`; the total is first of all the
+    count it says was proactively disclosed as information (`主动公开政府信息N条`) and not
+    cumulative (累计, 截至); then the first other prose count; table 2's rows (规章, 规范性文件:
+    documents made, not items disclosed) and zero statements come last."""
+    category = fact.get("category_text") or ""
+    evidence = fact.get("evidence") or ""
+    head = evidence[: max(0, evidence.find(fact.get("count_text") or ""))] or evidence
+    stated = bool(PROACTIVE_RE.search(category) and INFORMATION_RE.search(category)) and not CUMULATIVE_RE.search(head)
+    return (not stated, bool(fact.get("table")), _is_zero_statement(fact), fact["start"])
+
+
 def candidates(rule: FieldRule, facts: list[dict]) -> list[int]:
-    """Indices of the facts that can fill the field, best first (see module docstring)."""
+    """Indices of the facts that can fill the field, best first (see module docstring;
+    proactive_total: see `_proactive_rank`)."""
     found = [i for i, f in enumerate(facts) if matches(rule, f)]
     totals = [i for i in found if "qizhong" not in facts[i].get("cues", [])]
     pool = totals or found
+    if rule.pick == "proactive":
+        return sorted(pool, key=lambda i: _proactive_rank(facts[i]))
     return sorted(pool, key=lambda i: (not facts[i].get("table"), _is_zero_statement(facts[i]), facts[i]["start"]))
 
 

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .lexicon import Lexicon, load_lexicon, term_labels
+from .linking import head_group
 from .normalise import simplified_view
 from .spans import Annotation, Relation, Span, stretch_around
 
@@ -67,7 +68,7 @@ def _patterns(lexicon_path: str | None = None) -> _Patterns:
     inside = "".join(re.escape(t) for t in lex.approx_inside if len(t) == 1)
     arabic = re.compile(
         rf"(?<![{_DIGIT}A-Za-z.．\-—–_/@#])(?P<num>{_ARABIC})"
-        rf"(?P<mult>[万亿千百]?[{inside}]?[万亿]?)(?P<unit>{units})"
+        rf"(?P<mult>[万亿千百]?[{inside}]?[万亿]?)[ \u3000]?(?P<unit>{units})"  # `1234 条`: a PDF text layer's space
     )
     chinese = re.compile(rf"(?<![{_CN_NUM}])(?P<num>[{_CN_NUM}]+)(?P<mult>[{inside}]?)(?P<unit>{units})")
     zero = re.compile(_alternation(lex.zero_patterns))
@@ -85,7 +86,9 @@ class _Cand:
     score: float
     table: bool = False
     links: dict[str, "_Cand"] = field(default_factory=dict)
+    also: list["_Cand"] = field(default_factory=list)  # further categories of a zero statement over a list
     keep: bool = True
+    zero: bool = False  # a zero statement (未收到), not a numeral
 
 
 def _unit_blocked(s: str, end: int, unit: str, lex: Lexicon) -> bool:
@@ -231,7 +234,7 @@ def _zero_counts(s: str, terms: list[_Cand], pats: _Patterns) -> list[_Cand]:
         reach = _ZERO_SINGLE_REACH if len(m.group()) == 1 else _ZERO_REACH
         end = _clause_end(s, m.end(), reach)
         if any(t.label == "CATEGORY" and t.start < end for t in ordered[i:i + 8]):
-            out.append(_Cand(m.start(), m.end(), "COUNT", SCORE_ZERO))
+            out.append(_Cand(m.start(), m.end(), "COUNT", SCORE_ZERO, zero=True))
     return out
 
 
@@ -271,10 +274,25 @@ def _best_outcome(outs: list[_Cand], count: _Cand, a: int, b: int) -> _Cand | No
     return min(found, key=rank)
 
 
+def _link_zero(s: str, count: _Cand, cats: list[_Cand]) -> bool:
+    """A zero statement counts the head of the noun phrase after it (`未产生…的行政复议和行政诉讼`)."""
+    _, end = stretch_around(s, count.end, _SENTENCE_END + "，,；;")
+    group = head_group(s, [t for t in cats if count.end <= t.start and t.end <= end])
+    if not group:
+        return False
+    count.links["counts"], count.also = group[0], group[1:]
+    return True
+
+
 def _link_narrative(s: str, count: _Cand, cats: list[_Cand], outs: list[_Cand]) -> None:
     """Category: nearest in the clause, else in the sentence; outcome: nearest in the clause."""
     ca, cb = stretch_around(s, count.start, _CLAUSE_END)
     sa, sb = stretch_around(s, count.start, _SENTENCE_END)
+    if count.zero and _link_zero(s, count, cats):
+        out = _best_outcome(outs, count, ca, cb)
+        if out:
+            count.links["outcome"] = out
+        return
     cat = _nearest_before(cats, count, ca) or _adjacent_after(cats, count, cb) or _nearest_before(cats, count, sa)
     if cat is None and "其中" in s[sa:count.start]:
         # 其中 refers back to the total of the previous sentence: look there too.
@@ -355,7 +373,7 @@ def _to_annotation(counts: list[_Cand], terms: list[_Cand]) -> Annotation:
     relations = [
         Relation(ids[id(c)], ids[id(t)], kind)
         for c in chosen if c.label == "COUNT"
-        for kind, t in sorted(c.links.items())
+        for kind, t in sorted(c.links.items()) + [("counts", t) for t in c.also]
         if id(t) in ids
     ]
     return Annotation(spans=spans, relations=relations)
@@ -385,7 +403,7 @@ def annotate(text: str, lexicon_path: str | None = None) -> Annotation:
         else:
             _link_narrative(s, c, cats, outs)
     _link_respectively(s, counts, cats, outs)
-    linked = {id(t) for c in counts for t in c.links.values()}
+    linked = {id(t) for c in counts for t in [*c.links.values(), *c.also]}
     for t in terms:
         line = bisect.bisect_right(line_starts, t.start) - 1
         t.keep = id(t) in linked or in_table[line]

@@ -94,12 +94,22 @@ class EvalConfig:
 
 
 @dataclass
+class CountsConfig:
+    """The count classifier (nianbao.counts): what each COUNT counts, learned from its context."""
+
+    policy: str = "fill"  # off | fill (only where the span path gives no key) | override (also when sure)
+    threshold: float = 0.9  # how sure it must be to override the span path (policy override)
+    c: float = 4.0  # inverse regularisation strength of its logistic regressions
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
     train: TrainLoopConfig = field(default_factory=TrainLoopConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    counts: CountsConfig = field(default_factory=CountsConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -178,6 +188,9 @@ def validate(cfg: Config) -> Config:
         (cfg.eval.kfold_epochs >= 1, "eval.kfold_epochs must be at least 1"),
         (cfg.model.vocab_min_freq >= 1, "model.vocab_min_freq must be at least 1"),
         (0 <= cfg.model.rule_feature_dropout < 1, "model.rule_feature_dropout must be in [0, 1)"),
+        (cfg.counts.policy in ("off", "fill", "override"), "counts.policy must be off, fill or override"),
+        (0 < cfg.counts.threshold <= 1, "counts.threshold must be in (0, 1]"),
+        (cfg.counts.c > 0, "counts.c must be positive"),
     ]
     checks.append((not (cfg.model.model_name_or_path and cfg.model.rule_features),
                    "model.rule_features needs a model built from a config; set it to false with model.model_name_or_path"))
@@ -578,12 +591,32 @@ def train_and_predict(cfg: Config, train_docs: list[AnnotatedDoc], eval_docs: li
     return predict_docs(model, tokenizer, cfg, eval_docs)
 
 
-def record_metrics(docs: Sequence[AnnotatedDoc], predictions: dict[str, list[list[Span]]], gold_path: str) -> dict | None:
+def train_count_classifier(cfg: Config, docs: Sequence[AnnotatedDoc]):
+    """The count classifier learned from the gold counts of the real training reports (None: policy off or no data)."""
+    from .counts import train as train_counts
+    from .ingest import read_document
+    from .paths import doc_path
+
+    if cfg.counts.policy == "off":
+        return None
+    examples = []
+    for d in docs:
+        try:
+            examples.append((read_document(doc_path(d.doc_id)), d.annotation.spans, d.annotation.relations))
+        except FileNotFoundError:  # a synthetic report: no document behind it
+            continue
+    return train_counts(examples, cfg.counts.policy, cfg.counts.threshold, cfg.counts.c)
+
+
+def record_metrics(docs: Sequence[AnnotatedDoc], predictions: dict[str, list[list[Span]]], gold_path: str,
+                   resolvers: dict[str, list] | None = None, rule_categories: Sequence[str] = ("model",)) -> dict | None:
     """What users read, per system: record-field P/R/F1 and fact F1 (value; value + canonical category + outcome).
 
     Each system's spans go through the same spans -> facts -> record path as `infer.py`; gold facts
     come from the gold annotation through the same fact builder, gold fields from the gold records.
-    None when no report has a gold record (the synthetic stand-in)."""
+    `resolvers`: per system, one fact resolver per report (the count classifier of the model that
+    predicted it) or None; systems in `rule_categories` link to the rules' category terms too, as the
+    model backend of `infer.py` does. None when no report has a gold record (the synthetic stand-in)."""
     from .evaluate import evaluate, load_records
     from .infer import record_for
     from .ingest import read_document
@@ -604,7 +637,9 @@ def record_metrics(docs: Sequence[AnnotatedDoc], predictions: dict[str, list[lis
         facts = build_facts(doc, annotated.annotation.spans, annotated.annotation.relations, tables=tables)
         gold[annotated.doc_id] = {**gold_all[annotated.doc_id], "facts": facts}
         for name, spans in predictions.items():
-            preds[name][annotated.doc_id] = record_for(doc, spans[i], "", name)
+            resolver = (resolvers or {}).get(name, [None] * len(docs))[i]
+            preds[name][annotated.doc_id] = record_for(doc, spans[i], "", name, resolver=resolver,
+                                                       with_rule_categories=name in rule_categories)
     if not gold:
         return None
     results = evaluate(gold, preds)
@@ -633,6 +668,7 @@ def learning_curve(cfg: Config, real_docs: list[AnnotatedDoc], fractions: Sequen
     rows = []
     for fraction in fractions:
         held_out: dict[str, list[Span]] = {}
+        resolver_of: dict[str, Any] = {}
         for fold in range(k):
             held = [d for d in real_docs if fold_of[d.doc_id] == fold]
             rest = sorted((d for d in real_docs if fold_of[d.doc_id] != fold), key=lambda d: d.doc_id)
@@ -642,9 +678,12 @@ def learning_curve(cfg: Config, real_docs: list[AnnotatedDoc], fractions: Sequen
             predicted = train_and_predict(cfg, train_docs, held, cfg.eval.kfold_epochs,
                                           desc=f"{fraction:.0%} fold {fold + 1}/{k}")
             held_out.update((d.doc_id, p) for d, p in zip(held, predicted))
+            classifier = train_count_classifier(cfg, used)
+            resolver_of.update((d.doc_id, classifier.resolve if classifier else None) for d in held)
         model_pred = [held_out[d.doc_id] for d in real_docs]
         spans = score(real_docs, model_pred)["strict"]["micro"]["f1"]
-        rec = record_metrics(real_docs, {"model": model_pred, "rules": rules_all}, cfg.data.gold_records) or {}
+        rec = record_metrics(real_docs, {"model": model_pred, "rules": rules_all}, cfg.data.gold_records,
+                             {"model": [resolver_of[d.doc_id] for d in real_docs]}) or {}
         row = {"fraction": fraction, "train_reports": round(len(real_docs) * (k - 1) / k * fraction),
                "span_micro_f1": spans}
         for name, key in (("record_field_f1", "record_fields"), ("linked_fact_f1", "facts_linked")):
@@ -697,12 +736,15 @@ def kfold(cfg: Config, real_docs: list[AnnotatedDoc]) -> dict:
     rules_all = dict(zip((d.doc_id for d in real_docs), rule_predictions(real_docs)))
     per_fold: dict[str, list[dict]] = {"model": [], "rules": []}
     held_out: dict[str, list[Span]] = {}
+    resolver_of: dict[str, Any] = {}
     for fold in range(k):
         held = [d for d in real_docs if fold_of[d.doc_id] == fold]
         rest = [d for d in real_docs if fold_of[d.doc_id] != fold]
         train_docs = rest + synthetic_docs(cfg.data, len(rest))
         predicted = train_and_predict(cfg, train_docs, held, cfg.eval.kfold_epochs, desc=f"fold {fold + 1}/{k}")
         held_out.update((d.doc_id, p) for d, p in zip(held, predicted))
+        classifier = train_count_classifier(cfg, rest)
+        resolver_of.update((d.doc_id, classifier.resolve if classifier else None) for d in held)
         per_fold["model"].append(score(held, predicted))
         per_fold["rules"].append(score(held, [rules_all[d.doc_id] for d in held]))
     summary: dict = {"k": k, "epochs": cfg.eval.kfold_epochs, "reports": len(real_docs)}
@@ -716,7 +758,7 @@ def kfold(cfg: Config, real_docs: list[AnnotatedDoc]) -> dict:
                 summary[system][mode][label] = {"f1_mean": round(statistics.mean(values), 4), "f1_sd": round(sd, 4)}
     summary["records"] = record_metrics(
         real_docs, {"model": [held_out[d.doc_id] for d in real_docs], "rules": [rules_all[d.doc_id] for d in real_docs]},
-        cfg.data.gold_records)
+        cfg.data.gold_records, {"model": [resolver_of[d.doc_id] for d in real_docs]})
     return summary
 
 
@@ -897,7 +939,10 @@ def run(cfg: Config, out: Path, real_docs: list[AnnotatedDoc], split: dict[str, 
     model_pred = predict_docs(model, tokenizer, cfg, test_docs)
     rules_pred = rule_predictions(test_docs)
     test = {"model": score(test_docs, model_pred), "rules": score(test_docs, rules_pred)}
-    test_records = record_metrics(test_docs, {"model": model_pred, "rules": rules_pred}, cfg.data.gold_records)
+    classifier = train_count_classifier(cfg, parts["train"])
+    resolve = classifier.resolve if classifier else None
+    test_records = record_metrics(test_docs, {"model": model_pred, "rules": rules_pred}, cfg.data.gold_records,
+                                  {"model": [resolve] * len(test_docs)})
     folds = kfold(cfg, real_docs) if cfg.eval.kfold else None
     version = model_version(data_snapshot(train_docs), cfg.to_dict())
     conf = confusion(test_docs, model_pred)
@@ -915,6 +960,8 @@ def run(cfg: Config, out: Path, real_docs: list[AnnotatedDoc], split: dict[str, 
 
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    if classifier is not None:
+        classifier.save(out)
     meta = {"model_version": version, "max_len": cfg.window.max_len, "stride": cfg.window.stride, "input": "simplified_view",
             "labels": list(BIO_TAGS)}
     (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")

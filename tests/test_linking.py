@@ -83,3 +83,16 @@ def test_no_category_means_no_link_rather_than_a_far_one(text):
                    [("COUNT", "2次"), ("CATEGORY", "申请"), ("COUNT", "4件")])
     assert got["4件"]["counts"] == ["申请"]
     assert "2次" not in got
+
+
+def test_zero_statement_counts_the_head_of_the_phrase_after_it_not_its_modifier():
+    text = "本所全年未发生因政府信息公开引起的行政复议和行政诉讼。"
+    got = links_of(text, [("COUNT", "未发生"), ("CATEGORY", "政府信息"), ("CATEGORY", "行政复议"), ("CATEGORY", "行政诉讼")])
+    assert got["未发生"] == {"counts": ["行政复议", "行政诉讼"]}
+
+
+def test_zero_statement_before_a_single_category_and_after_its_category():
+    assert links_of("今年没有收到政府信息公开申请。", [("COUNT", "没有收到"), ("CATEGORY", "政府信息公开申请")]) == {
+        "没有收到": {"counts": ["政府信息公开申请"]}}
+    got = links_of("今年行政复议和行政诉讼均为零，收费也无。", [("CATEGORY", "收费"), ("COUNT", "无")])
+    assert got["无"] == {"counts": ["收费"]}

@@ -133,6 +133,11 @@ def test_full_width_forms_map_one_to_one():
     assert list(cleaned.offsets) == list(range(len(original)))
 
 
+def test_a_publication_date_is_not_the_statistical_period():
+    info = normalise.find_agency_year("发布时间:2021-01-15 10:00\n某县林业局信息公开工作年度报告\n统计时限为2020年1月1日至2020年12月31日。")
+    assert info.year == 2020
+
+
 def test_agency_and_year_from_the_issue_example():
     info = normalise.find_agency_year("南江县2018年政府信息公开工作年度报告\n发布时间:2019-02-14")
     assert (info.agency, info.year) == ("南江县", 2018)

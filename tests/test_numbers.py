@@ -39,6 +39,9 @@ CASES = [
     ("1.2億元", "", 120000000, "元", False),
     ("兩千餘個", "", 2000, "个", True),
     ("500條", "超過", 500, "条", True),
+    # a space inside the count (PDF text layers)
+    ("890 件", "", 890, "件", False),
+    ("1.5 万条", "", 15000, "条", False),
 ]
 
 
@@ -52,7 +55,7 @@ def test_real_world_forms(text, before, value, unit, approx):
     assert parsed.zero is False
 
 
-@pytest.mark.parametrize("text", ["未收到", "没有发生", "无", "未发生", "沒有發生"])
+@pytest.mark.parametrize("text", ["未收到", "没有发生", "无", "未发生", "沒有發生", "未", "尚无发现", "暂未"])
 def test_zero_statements_are_zero(text):
     assert parse_count(text) == ParsedCount(0, None, False, zero=True)
 

@@ -271,3 +271,15 @@ def test_cli_json_and_a_bad_file_does_not_stop_the_batch(tmp_path, capsys):
     assert record["model_version"] == RULES_VERSION
     assert {(s["text"], s["label"]) for s in record["spans"]} == {("5件", "COUNT"), ("政府信息公开申请", "CATEGORY")}
     assert Path(record["file"]) == good
+
+
+def test_rules_zero_statement_links_the_head_nouns_and_spaced_counts_are_counts():
+    from nianbao.rules import annotate
+
+    text = "本所全年未产生因政府信息公开引起的行政复议和行政诉讼，收取信息处理费 0 元，主动公开政府信息 12 条。"
+    ann = annotate(text)
+    spans = {s.id: text[s.start:s.end] for s in ann.spans}
+    links = {(spans[r.source], spans[r.target]) for r in ann.relations}
+    assert {("未产生", "行政复议"), ("未产生", "行政诉讼")} <= links
+    assert not any(a == "未产生" and b == "政府信息" for a, b in links)
+    assert ("0 元", "信息处理费") in links and ("12 条", "主动公开政府信息") in links

@@ -1,0 +1,200 @@
+"""What each count counts: a learned canonical category and outcome for every COUNT (SPEC §3 keys).
+
+The span path (COUNT -> linked CATEGORY/OUTCOME span -> lexicon key) fails where the tagger
+never marks the category (a Traditional `新收到政府信息公開申請N宗，辦結N宗` list, a noun the
+lexicon does not know) or links to a modifier. This classifier reads the count in its context
+instead: character n-grams around it (nearer ones weigh apart from farther ones), its unit,
+whether it is a zero statement, and what the span path says, and predicts the canonical
+category and outcome directly. Two multinomial logistic regressions (scikit-learn) over hashed
+features; the weights are saved as plain arrays beside the model (`count_classifier.npz`),
+never pickled.
+
+How its answer combines with the span path (`policy`, chosen by cross-validation on records
+and linked facts, see configs/default.yaml):
+- `fill`: the classifier answers only where the span path gives no key;
+- `override`: it also replaces the span path's key when it is at least `threshold` sure;
+- `off`: the span path alone.
+Table cells are never touched: their row and column headers decide (GUIDE).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .spans import Span
+
+CLASSIFIER_FILE = "count_classifier.npz"
+NONE = "none"
+N_FEATURES = 2**18
+LEFT, RIGHT = 24, 12  # characters of context read before and after a count, within its sentence
+SENTENCE_BREAKS = "。！？!?；;\n"
+POLICIES = ("off", "fill", "override")
+
+
+def _bucket(distance: int) -> str:
+    return "n" if distance <= 4 else "m" if distance <= 12 else "f"
+
+
+def count_features(view: str, span: Span, link_category: str | None, link_outcome: str | None,
+                   unit: str | None, zero: bool) -> list[str]:
+    """Features of one COUNT over the Simplified view: context n-grams by side and distance, and its cues."""
+    start = span.start
+    while start > max(0, span.start - LEFT) and view[start - 1] not in SENTENCE_BREAKS:
+        start -= 1
+    end = span.end
+    while end < min(len(view), span.end + RIGHT) and view[end] not in SENTENCE_BREAKS:
+        end += 1
+    left, right = view[start:span.start], view[span.end:end]
+    feats = [f"cat={link_category}", f"out={link_outcome}", f"unit={unit}", f"zero={zero}",
+             f"cat+unit={link_category}|{unit}", "bias"]
+    for n in (1, 2, 3):
+        for i in range(len(left) - n + 1):
+            feats.append(f"L{n}{_bucket(len(left) - i - n)}:{left[i:i + n]}")
+        for i in range(len(right) - n + 1):
+            feats.append(f"R{n}{_bucket(i)}:{right[i:i + n]}")
+    return feats
+
+
+def _hash(rows: Sequence[list[str]]):
+    from sklearn.feature_extraction import FeatureHasher
+
+    return FeatureHasher(n_features=N_FEATURES, input_type="string", alternate_sign=False).transform(rows)
+
+
+@dataclass
+class Head:
+    """One softmax layer over hashed features: classes, weights (classes x features, sparse-stored) and biases."""
+
+    classes: list[str]
+    weights: Any  # scipy.sparse csr (classes x N_FEATURES)
+    bias: np.ndarray
+
+    def predict(self, rows: Sequence[list[str]]) -> list[tuple[str, float]]:
+        if not rows:
+            return []
+        logits = np.asarray((_hash(rows) @ self.weights.T).todense()) + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        best = probs.argmax(axis=1)
+        return [(self.classes[b], float(probs[i, b])) for i, b in enumerate(best)]
+
+
+def _fit_head(rows: list[list[str]], labels: list[str], c: float) -> Head:
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    classes = sorted(set(labels))
+    if len(classes) == 1:  # nothing to learn: always that class
+        return Head(classes, sparse.csr_matrix((1, N_FEATURES)), np.zeros(1))
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit(_hash(rows), labels)
+    weights = model.coef_ if len(classes) > 2 else np.vstack([-model.coef_[0] / 2, model.coef_[0] / 2])
+    bias = model.intercept_ if len(classes) > 2 else np.array([-model.intercept_[0] / 2, model.intercept_[0] / 2])
+    return Head([str(c) for c in model.classes_], sparse.csr_matrix(weights), np.asarray(bias, dtype=float))
+
+
+@dataclass
+class CountClassifier:
+    category: Head
+    outcome: Head
+    policy: str = "fill"
+    threshold: float = 0.9
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / CLASSIFIER_FILE
+        arrays = {}
+        for name, head in (("category", self.category), ("outcome", self.outcome)):
+            coo = head.weights.tocoo()
+            arrays.update({f"{name}_rows": coo.row, f"{name}_cols": coo.col, f"{name}_vals": coo.data,
+                           f"{name}_bias": head.bias})
+        meta = {"category_classes": self.category.classes, "outcome_classes": self.outcome.classes,
+                "policy": self.policy, "threshold": self.threshold, "n_features": N_FEATURES}
+        np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "CountClassifier | None":
+        """The classifier saved in a model directory, or None (older models have none)."""
+        from scipy import sparse
+
+        path = Path(directory) / CLASSIFIER_FILE
+        if not path.exists():
+            return None
+        try:
+            data = np.load(path, allow_pickle=False)
+            meta = json.loads(str(data["meta"]))
+            heads = {}
+            for name in ("category", "outcome"):
+                classes = meta[f"{name}_classes"]
+                w = sparse.csr_matrix((data[f"{name}_vals"], (data[f"{name}_rows"], data[f"{name}_cols"])),
+                                      shape=(len(classes), meta["n_features"]))
+                heads[name] = Head(classes, w, data[f"{name}_bias"])
+        except (KeyError, ValueError, OSError) as exc:
+            raise ValueError(f"{path}: not a readable count classifier ({exc})") from exc
+        return cls(heads["category"], heads["outcome"], meta["policy"], float(meta["threshold"]))
+
+    def resolve(self, view: str, items: list[tuple[Span, dict]]) -> None:
+        """Set the category and outcome of each (COUNT span, fact) pair by the policy; `*_by` says who decided."""
+        if self.policy == "off" or not items:
+            return
+        rows = [count_features(view, span, fact.get("category"), fact.get("outcome"), fact.get("unit"),
+                               fact.get("value") == 0 and fact.get("unit") is None) for span, fact in items]
+        for (span, fact), cat, out in zip(items, self.category.predict(rows), self.outcome.predict(rows)):
+            for key, (label, prob) in (("category", cat), ("outcome", out)):
+                value = None if label == NONE else label
+                current = fact.get(key)
+                if current is None and value is not None:
+                    fact[key], fact[f"{key}_by"] = value, "classifier"
+                elif self.policy == "override" and value != current and prob >= self.threshold:
+                    fact[key], fact[f"{key}_by"] = value, "classifier"
+
+
+def training_rows(examples: Iterable[tuple[Any, list[Span], list]]) -> tuple[list[list[str]], list[str], list[str]]:
+    """(features, category label, outcome label) of every prose COUNT of gold-annotated reports.
+
+    `examples`: (Document, gold spans, gold relations). Labels are the canonical keys of the gold
+    facts; the span-path features come from linking the gold spans with the project's linker, as at
+    inference (not from the gold relations), so the classifier learns when to trust the path."""
+    from .linking import ensure_ids, link
+    from .records import build_facts, looks_like_table_cell, read_tables, _in_region, _cells_under
+
+    rows, cats, outs = [], [], []
+    for doc, spans, relations in examples:
+        view = doc.simplified
+        spans = ensure_ids(sorted(spans, key=lambda s: s.start))
+        tables = read_tables(doc)
+        prose = [s for s in spans if s.label == "COUNT" and not looks_like_table_cell(view, s)
+                 and not _in_region(tables, s) and not _cells_under(tables, s)]
+        if not prose:
+            continue
+        gold = build_facts(doc, spans, relations, text=view)
+        path = build_facts(doc, spans, link(view, spans), text=view)
+        by_start_gold = {f["start"]: f for f in gold}
+        by_start_path = {f["start"]: f for f in path}
+        for span in prose:
+            start, _ = doc.to_original(span.start, span.end)
+            g, p = by_start_gold.get(start), by_start_path.get(start)
+            if g is None or p is None:
+                continue
+            rows.append(count_features(view, span, p.get("category"), p.get("outcome"), p.get("unit"),
+                                       p.get("value") == 0 and p.get("unit") is None))
+            cats.append(g.get("category") or NONE)
+            outs.append(g.get("outcome") or NONE)
+    return rows, cats, outs
+
+
+def train(examples: Iterable[tuple[Any, list[Span], list]], policy: str = "fill", threshold: float = 0.9,
+          c: float = 4.0) -> CountClassifier | None:
+    """A classifier trained on the gold counts of `examples`, or None when there are none."""
+    if policy not in POLICIES:
+        raise ValueError(f"count classifier policy {policy!r}: one of {', '.join(POLICIES)}")
+    rows, cats, outs = training_rows(examples)
+    if not rows:
+        return None
+    return CountClassifier(_fit_head(rows, cats, c), _fit_head(rows, outs, c), policy, threshold)

@@ -1,0 +1,103 @@
+"""The count classifier (nianbao.counts) on sentences written for these tests (not report text)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from nianbao.counts import CLASSIFIER_FILE, CountClassifier, train
+from nianbao.infer import record_for
+from nianbao.ingest import make_document
+from nianbao.linking import ensure_ids, link
+from nianbao.spans import Span
+
+TEMPLATES = [
+    ("本年度收到政府信息公开申请{n}件。", [("CATEGORY", "政府信息公开申请"), ("COUNT", "{n}件")]),
+    ("全年主动公开政府信息{n}条。", [("CATEGORY", "主动公开政府信息"), ("COUNT", "{n}条")]),
+    ("办理行政复议{n}起。", [("CATEGORY", "行政复议"), ("COUNT", "{n}起")]),
+    ("接待群众咨询{n}人次。", [("CATEGORY", "咨询"), ("COUNT", "{n}人次")]),
+]
+
+
+def written_doc(text: str, items: list[tuple[str, str]], doc_id: str):
+    doc = make_document(text, doc_id=doc_id, source="written-for-test")
+    spans, cursor = [], 0
+    for label, quote in items:
+        start = text.index(quote, cursor)
+        spans.append(Span(start, start + len(quote), label, 1.0))
+        cursor = start + len(quote)
+    spans = ensure_ids(spans)
+    return doc, spans, link(doc.simplified, spans)
+
+
+def examples(n: int = 40, seed: int = 3):
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        text, items = TEMPLATES[i % len(TEMPLATES)]
+        k = rng.randint(2, 900)
+        out.append(written_doc(text.format(n=k), [(lab, q.format(n=k)) for lab, q in items], f"w{i}"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def classifier() -> CountClassifier:
+    clf = train(examples(), policy="fill")
+    assert clf is not None
+    return clf
+
+
+def test_a_count_whose_category_span_is_missing_gets_its_category_from_context(classifier):
+    """The tagger found the count but not its category: the span path gives nothing, the classifier does."""
+    text = "今年收到政府信息公开申请37件。"
+    doc = make_document(text, doc_id="t", source="written-for-test")
+    start = text.index("37件")
+    bare = [Span(start, start + 3, "COUNT", 0.9)]
+    without = record_for(doc, bare, "0" * 64, "test")
+    with_clf = record_for(doc, bare, "0" * 64, "test", resolver=classifier.resolve)
+    assert without["facts"][0]["category"] is None and without["requests_received"] is None
+    assert with_clf["facts"][0]["category"] == "requests"
+    assert with_clf["facts"][0]["category_by"] == "classifier"
+    assert with_clf["requests_received"] == 37
+
+
+def test_fill_keeps_what_the_span_path_says_and_override_replaces_it_only_when_sure(classifier):
+    text = "今年收到政府信息公开申请37件。"
+    doc = make_document(text, doc_id="t", source="written-for-test")
+    a, b = text.index("政府信息公开申请"), text.index("37件")
+    spans = [Span(a, a + 8, "CATEGORY", 0.9), Span(b, b + 3, "COUNT", 0.9)]
+    assert record_for(doc, spans, "0" * 64, "t", resolver=classifier.resolve)["facts"][0].get("category_by") is None
+    sure = CountClassifier(classifier.category, classifier.outcome, "override", threshold=1.0)
+    fact = {"category": "complaint", "outcome": None, "unit": "件", "value": 37}
+    sure.resolve(doc.simplified, [(spans[1], fact)])
+    assert fact["category"] == "complaint"  # never fully sure: kept
+    eager = CountClassifier(classifier.category, classifier.outcome, "override", threshold=0.3)
+    eager.resolve(doc.simplified, [(spans[1], fact)])
+    assert fact["category"] == "requests" and fact["category_by"] == "classifier"
+
+
+def test_save_and_load_give_the_same_answers(classifier, tmp_path):
+    classifier.save(tmp_path)
+    assert (tmp_path / CLASSIFIER_FILE).exists()
+    loaded = CountClassifier.load(tmp_path)
+    text = "办理行政复议12起，接待群众咨询40人次。"
+    doc = make_document(text, doc_id="t", source="written-for-test")
+    spans = [Span(text.index("12起"), text.index("12起") + 3, "COUNT", 0.9),
+             Span(text.index("40人次"), text.index("40人次") + 4, "COUNT", 0.9)]
+    a = record_for(doc, spans, "0" * 64, "t", resolver=classifier.resolve)["facts"]
+    b = record_for(doc, spans, "0" * 64, "t", resolver=loaded.resolve)["facts"]
+    assert [(f["category"], f["outcome"]) for f in a] == [(f["category"], f["outcome"]) for f in b]
+    assert (loaded.policy, loaded.threshold) == (classifier.policy, classifier.threshold)
+
+
+def test_no_saved_classifier_is_none_and_a_broken_one_names_the_file(tmp_path):
+    assert CountClassifier.load(tmp_path) is None
+    (tmp_path / CLASSIFIER_FILE).write_bytes(b"not an npz")
+    with pytest.raises(ValueError, match=CLASSIFIER_FILE):
+        CountClassifier.load(tmp_path)
+
+
+def test_an_unknown_policy_is_refused():
+    with pytest.raises(ValueError, match="policy"):
+        train(examples(4), policy="always")
