@@ -169,9 +169,23 @@ def _canonical(text: str, kind: str, path: str | Path | None) -> str | None:
     return index[best] if best else None
 
 
+# Categories that name two record fields at once: a count of them fills neither (`咨询投诉910件` is not
+# a number of consultations), so it is `other`.
+MIXED_CATEGORIES = (frozenset({"consultation", "complaint"}),)
+
+
 def canonical_category(text: str, path: str | Path | None = None) -> str | None:
     """Canonical category key (SPEC §3) for a CATEGORY span's text, or None when no term fits."""
-    return _canonical(text, "categories", path)
+    key = _canonical(text, "categories", path)
+    if key is None or not text:
+        return key
+    simple = _simplified(text.strip())
+    pattern, index = _term_pattern("categories", str(path) if path else None)
+    if simple not in index:
+        keys = {index[m.group()] for m in pattern.finditer(simple)}
+        if any(mixed <= keys for mixed in MIXED_CATEGORIES):
+            return "other"
+    return key
 
 
 def canonical_outcome(text: str, path: str | Path | None = None) -> str | None:
