@@ -225,3 +225,30 @@ def test_a_table_that_cannot_be_placed_gives_uncertain_and_no_guess():
     assert len(record["facts"]) == 3
     for fact in record["facts"]:
         assert fact["table"] and fact["category"] is None and fact["outcome"] is None
+
+
+def test_proactive_total_is_the_stated_information_total_not_a_kind_a_table_row_or_a_cumulative_figure():
+    def p(value, category_text, start, evidence="", table=False, unit="条"):
+        f = fact(value, "proactive", start=start, table=table, unit=unit, category_text=category_text)
+        f.update(count_text=f"{value}{unit or ''}", evidence=evidence or f"{category_text}{value}{unit or ''}")
+        return f
+
+    facts = [p(3, "规章", 0, table=True, unit=None), p(13, "主动公开市政府规章", 10, unit="件"),
+             p(9000, "主动公开政府信息", 40, evidence="截至年底，累计主动公开政府信息9000条"),
+             p(876, "主动公开政府信息", 80)]
+    fields, sources, _ = fill_fields(facts)
+    assert fields["proactive_total"] == 876 and sources["proactive_total"] == [3]
+    # without a stated total, the first prose count still comes before table 2's rows
+    fields, _, _ = fill_fields([facts[0], facts[1]])
+    assert fields["proactive_total"] == 13
+
+
+def test_rule_categories_give_a_zero_statement_the_nouns_the_tagger_left_untagged():
+    text = "本年度未发生针对本单位的行政复议案、行政诉讼案。"
+    doc = make_document(text, doc_id="t1", source="written-for-test")
+    spans = spans_for(doc.simplified, [("COUNT", "未发生")])
+    plain = record_for(doc, spans, "0" * 64, "test")
+    helped = record_for(doc, spans_for(doc.simplified, [("COUNT", "未发生")]), "0" * 64, "test", with_rule_categories=True)
+    assert (plain["reconsiderations"], plain["lawsuits"]) == (None, None)
+    assert (helped["reconsiderations"], helped["lawsuits"]) == (0, 0)
+    assert [s["label"] for s in helped["spans"]] == ["COUNT"]  # the rules' terms are never output as spans
