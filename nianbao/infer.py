@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .linking import ensure_ids, link
 from .paths import PROJECT_ROOT
-from .records import build_facts, build_record, read_tables
+from .records import build_facts, build_record, iter_records, read_tables
 from .repair import snap_counts
 from .spans import Span
 
@@ -282,19 +282,6 @@ def repair_torn_tail(path: Path) -> None:
         fh.seek(0)
         data = fh.read()
         fh.truncate(data.rfind(b"\n") + 1)
-
-
-def iter_records(path: Path) -> Iterator[dict]:
-    """Records of records.jsonl, one at a time (skipping a line that is not JSON)."""
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue
 
 
 def done_keys(path: Path) -> dict[str, str]:

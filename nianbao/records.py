@@ -34,9 +34,11 @@ The older hook `table_cells={span_id: (row header, column header)}` still works.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 from .spans import Relation, Span, stretch_around
 
@@ -544,3 +546,16 @@ def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str,
         "model_version": model_version,
     }
     return record
+
+
+def iter_records(path: Path) -> Iterator[dict]:
+    """Records of a records.jsonl, one at a time (skipping a line that is not JSON: a torn last line)."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    continue

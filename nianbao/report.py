@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .labels import COLOURS, LABEL_NAMES
-from .records import RECORD_FIELDS
+from .records import RECORD_FIELDS, iter_records
 
 FACT_COLUMNS = ("value", "unit", "approx", "count_text", "category_text", "category", "outcome_text",
                 "outcome", "start", "end", "score", "table", "evidence")
@@ -136,8 +136,6 @@ def _legend() -> str:
 
 def write_html(records_path: Path, parts_dir: Path, out_path: Path) -> None:
     """report.html from records.jsonl and the per-report fragments (temp file, then rename)."""
-    from .infer import iter_records
-
     tmp = out_path.with_name(out_path.name + ".tmp")
     head = "".join(f"<th>{c}</th>" for c in ("doc_id", "agency", "year") + RECORD_FIELDS + ("facts", "fail", "uncertain"))
     with open(tmp, "w", encoding="utf-8") as out:
@@ -167,8 +165,6 @@ def _csv_value(value):
 
 def write_csvs(records_path: Path, facts_csv: Path, records_csv: Path) -> None:
     """facts.csv (one row per fact) and records.csv (one row per report), each temp + rename."""
-    from .infer import iter_records
-
     fact_cols = ("doc_id", "fact") + FACT_COLUMNS
     record_cols = RECORD_HEAD + RECORD_FIELDS + RECORD_TAIL
     f_tmp, r_tmp = facts_csv.with_name(facts_csv.name + ".tmp"), records_csv.with_name(records_csv.name + ".tmp")
