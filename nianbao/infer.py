@@ -74,9 +74,8 @@ class ModelPredictor:
     """A saved token classifier (`python train.py`) as a backend."""
 
     def __init__(self, model_dir: Path, batch_size: int) -> None:
-        from .model import Tagger
-
         from .counts import CountClassifier
+        from .model import Tagger
 
         self.tagger = Tagger.load(model_dir)
         self.version = self.tagger.version

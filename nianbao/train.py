@@ -591,7 +591,7 @@ def train_and_predict(cfg: Config, train_docs: list[AnnotatedDoc], eval_docs: li
     return predict_docs(model, tokenizer, cfg, eval_docs)
 
 
-def train_count_classifier(cfg: Config, docs: Sequence[AnnotatedDoc]):
+def train_count_classifier(cfg: Config, docs: Sequence[AnnotatedDoc]) -> Any:
     """The count classifier learned from the gold counts of the real training reports (None: policy off or no data)."""
     from .counts import train as train_counts
     from .ingest import read_document
