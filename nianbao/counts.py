@@ -60,6 +60,11 @@ def count_features(view: str, span: Span, link_category: str | None, link_outcom
     return feats
 
 
+def _states_zero(fact: dict) -> bool:
+    """A zero statement (`未收到`): value 0 with no unit."""
+    return fact.get("value") == 0 and fact.get("unit") is None
+
+
 def _hash(rows: Sequence[list[str]]):
     from sklearn.feature_extraction import FeatureHasher
 
@@ -143,8 +148,8 @@ class CountClassifier:
         """Set the category and outcome of each (COUNT span, fact) pair by the policy; `*_by` says who decided."""
         if self.policy == "off" or not items:
             return
-        rows = [count_features(view, span, fact.get("category"), fact.get("outcome"), fact.get("unit"),
-                               fact.get("value") == 0 and fact.get("unit") is None) for span, fact in items]
+        rows = [count_features(view, span, fact.get("category"), fact.get("outcome"), fact.get("unit"), _states_zero(fact))
+                for span, fact in items]
         for (span, fact), cat, out in zip(items, self.category.predict(rows), self.outcome.predict(rows)):
             for key, (label, prob) in (("category", cat), ("outcome", out)):
                 value = None if label == NONE else label
@@ -182,8 +187,7 @@ def training_rows(examples: Iterable[tuple[Any, list[Span], list]]) -> tuple[lis
             g, p = by_start_gold.get(start), by_start_path.get(start)
             if g is None or p is None:
                 continue
-            rows.append(count_features(view, span, p.get("category"), p.get("outcome"), p.get("unit"),
-                                       p.get("value") == 0 and p.get("unit") is None))
+            rows.append(count_features(view, span, p.get("category"), p.get("outcome"), p.get("unit"), _states_zero(p)))
             cats.append(g.get("category") or NONE)
             outs.append(g.get("outcome") or NONE)
     return rows, cats, outs

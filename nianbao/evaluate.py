@@ -122,7 +122,7 @@ def score_fields(gold: dict[str, dict], pred: dict[str, dict]) -> dict:
     return {
         "accuracy": round(sum(right.values()) / n, 4) if n else 0.0,
         "n": n,
-        **{k: v for k, v in prf(tp, n_pred, n_gold).items()},
+        **prf(tp, n_pred, n_gold),
         "per_field": {f: round(right[f] / total[f], 4) for f in RECORD_FIELDS if total[f]},
     }
 

@@ -591,7 +591,8 @@ def _body_agency_span(simplified: str, patterns=_BODY_AGENCY) -> tuple[int, int]
 
 _LEVEL = "省市县区镇乡旗州盟"
 _REGION_ONLY = re.compile(f"^[\u4e00-\u9fff]{{1,12}}[{_LEVEL}]$")
-_GENERIC = {"街道", "政府", "乡镇", "乡镇街道", "部门", "乡政府", "镇政府", "区政府", "县政府", "市政府", "省政府"}
+_NOT_A_NAME = {"乡镇", "部门", "街道"}  # never a body's name, not even a front-cut one to complete
+_GENERIC = _NOT_A_NAME | {"政府", "乡镇街道", "乡政府", "镇政府", "区政府", "县政府", "市政府", "省政府"}
 _COMPILING_OFFICE = re.compile(r"^(?P<gov>.+?人民政府)(?:信息公开|政务公开|政府信息公开)(?:工作)?(?:领导小组)?办公室$")
 _NOT_IN_PLACE = set("的与和及请在由将布向现年度了对为按据是从经于、日间期")  # words that end the phrase before a place name
 _PLACE_MAX = 8
@@ -637,7 +638,7 @@ def _refine_agency(simplified: str, span: tuple[int, int] | None) -> tuple[int, 
     if simplified[a] == "度":  # `2021年度` split after 年
         a += 1
     name = simplified[a:b]
-    if name.startswith(("我", "本", "该")) or name in _NOT_AGENCY or b - a < 2 or name in ("乡镇", "部门", "街道"):
+    if name.startswith(("我", "本", "该")) or name in _NOT_AGENCY or b - a < 2 or name in _NOT_A_NAME:
         return None
     if name.endswith("政府") and not name.endswith("人民政府") and simplified[b : b + 4] == "信息公开":
         if name[:-2] and name[-3] in "部局委厅办院署":

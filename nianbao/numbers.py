@@ -56,7 +56,7 @@ def _zero_statement(text: str) -> bool:
 
     stripped = _simplified(text.strip())
     lex = load_lexicon()
-    return any(stripped.startswith(p) for p in lex.zero_patterns) or any(stripped.startswith(p) for p in lex.zero_negations)
+    return stripped.startswith((*lex.zero_patterns, *lex.zero_negations))
 
 
 def _unit_after(rest: str) -> str | None:
