@@ -21,108 +21,21 @@ report.html and errors.jsonl. How it stays safe at scale:
 from __future__ import annotations
 
 import argparse
-import bisect
-import ctypes
-import ctypes.util
 import hashlib
 import json
 import os
 import sys
-import traceback
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Iterable, Iterator
 
-from .linking import ensure_ids, link
-from .paths import PROJECT_ROOT
-from .records import build_facts, build_record, iter_records, read_tables
-from .repair import snap_counts
-from .spans import Span
-
-DEFAULT_MODEL_DIR = PROJECT_ROOT / "runs" / "default"
+from .pipeline import DEFAULT_MODEL_DIR, Job, ModelMissing, Predictor, check_model_dir, make_predictor, run_batch
+from .records import iter_records
 RECORDS = "records.jsonl"
 ERRORS = "errors.jsonl"
 PARTS_DIR = "html_parts"  # per-report HTML fragments, joined into report.html at the end
 
 
-class Predictor(Protocol):
-    version: str
-
-    def predict(self, texts: list[str]) -> list[list[Span]]: ...
-
-
-# --------------------------------------------------------------------------- predictors
-
-class RulesPredictor:
-    """The rule pre-annotator as a backend: needs no model."""
-
-    resolver = None  # no count classifier: the rules' span path alone
-
-    def __init__(self) -> None:
-        from .rules import RULES_VERSION
-
-        self.version = RULES_VERSION if RULES_VERSION.startswith("rules") else f"rules-{RULES_VERSION}"
-
-    def predict(self, texts: list[str]) -> list[list[Span]]:
-        from .rules import annotate
-
-        return [[Span(s.start, s.end, s.label, s.score) for s in annotate(t).spans] for t in texts]
-
-
-class ModelPredictor:
-    """A saved token classifier (`python train.py`) as a backend."""
-
-    def __init__(self, model_dir: Path, batch_size: int) -> None:
-        from .counts import CountClassifier
-        from .model import Tagger
-
-        self.tagger = Tagger.load(model_dir)
-        self.version = self.tagger.version
-        self.batch_size = batch_size
-        classifier = CountClassifier.load(model_dir)  # None for a model saved without one
-        self.resolver = classifier.resolve if classifier else None
-        self.rule_categories = True  # see record_for
-
-    def predict(self, texts: list[str]) -> list[list[Span]]:
-        # run_batch passes each Document's Simplified view: it is its own view
-        return self.tagger.predict(texts, batch_size=self.batch_size, views=texts)
-
-
-class ModelMissing(RuntimeError):
-    pass
-
-
-def check_model_dir(model_dir: Path) -> None:
-    """A missing default model is the usual first-run state: say how to get one."""
-    if not (model_dir / "config.json").exists():
-        raise ModelMissing(
-            f"no trained model in {model_dir}. Train one with `python train.py` "
-            f"(it saves to {DEFAULT_MODEL_DIR}), pass --model DIR, "
-            "or use `--backend rules`, which works without a model."
-        )
-
-
-def make_predictor(backend: str, model_dir: Path, batch_size: int) -> Predictor:
-    if backend == "rules":
-        return RulesPredictor()
-    check_model_dir(model_dir)
-    return ModelPredictor(model_dir, batch_size)
-
-
-# --------------------------------------------------------------------------- spans
-
-def spans_for_record(doc: Any, spans: list[Span]) -> list[dict]:
-    """Every predicted span with start/end in the ORIGINAL text, its label, score and text."""
-    out = []
-    for span in spans:
-        start, end = doc.to_original(span.start, span.end)
-        out.append({"start": start, "end": end, "label": span.label, "score": round(float(span.score), 4),
-                    "text": doc.original[start:end]})
-    return out
-
-
-# --------------------------------------------------------------------------- one report
+# --------------------------------------------------------------------------- inputs
 
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
@@ -130,112 +43,6 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def rule_categories(text: str, spans: list[Span]) -> list[Span]:
-    """The rule pre-annotator's CATEGORY terms that no predicted span touches: more nouns for the
-    linker to choose from (a list `行政复议案、行政诉讼案` the tagger left untagged), never output as spans."""
-    from .rules import annotate
-
-    taken = sorted((s.start, s.end) for s in spans)
-    extra = []
-    for term in annotate(text).spans:
-        if term.label != "CATEGORY":
-            continue
-        i = bisect.bisect_left(taken, (term.end, -1))
-        if not any(a < term.end and term.start < b for a, b in taken[max(0, i - 2) : i + 1]):
-            extra.append(Span(term.start, term.end, "CATEGORY", term.score * 0.5))
-    return extra
-
-
-def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str, resolver: Callable | None = None,
-               with_rule_categories: bool = False) -> dict:
-    """Spans of one document (over its Simplified view) -> its SPEC §4 record.
-
-    `resolver`: the model's count classifier (`nianbao.counts`), which may set what a prose count counts;
-    `with_rule_categories`: link counts to the rules' category terms too, where the spans have none
-    (the model backend's default; chosen on cross-validated records and facts)."""
-    text = doc.simplified
-    spans = ensure_ids(snap_counts(text, [s for s in spans if s.end > s.start]))
-    support = ensure_ids(rule_categories(text, spans), prefix="x") if with_rule_categories else []
-    relations = link(text, sorted(spans + support, key=lambda s: s.start))
-    tables = read_tables(doc)  # the table structure decides the links of table cells
-    facts = build_facts(doc, spans + support, relations, text=text, tables=tables, resolver=resolver)
-    return build_record(doc, facts, spans_for_record(doc, spans), sha256=sha256, model_version=model_version, tables=tables)
-
-
-@lru_cache(maxsize=1)
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None where the C library has none (macOS, musl)."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-class FreeMemoryRelease:
-    """Hands memory freed by past batches back to the OS, every `every` batches.
-
-    Each batch's tensors have other shapes, and glibc keeps their freed buffers in its
-    arenas: resident memory crept up by ~80 MiB over 1,000 reports with no Python object
-    growing. Trimming keeps it level between batches (bench/infer_speed.py); not trimming after every batch
-    keeps the cost (page faults when the memory is taken again) under 1 %.
-    """
-
-    def __init__(self, every: int = 8) -> None:
-        self.every = every
-        self.batches = 0
-
-    def after_batch(self) -> None:
-        self.batches += 1
-        trim = _malloc_trim()
-        if trim is not None and self.batches % self.every == 0:
-            trim(0)
-
-
-_MEMORY = FreeMemoryRelease()
-
-
-@dataclass
-class Job:
-    path: str
-    doc_id: str
-    sha256: str
-
-
-def run_batch(predictor: Predictor, jobs: list[Job]) -> list[tuple[Job, dict | None, str | None, str | None]]:
-    """Read, tag and structure a batch; each result is (job, record, html fragment, error)."""
-    from .ingest import ReadError, read_document
-    from .report import render_document
-
-    docs, results = [], {}
-    for job in jobs:
-        try:
-            doc = read_document(job.path)
-            doc.doc_id = job.doc_id
-            docs.append((job, doc))
-        except ReadError as exc:
-            results[job.path] = (job, None, None, exc.reason)
-        except Exception as exc:  # a reader bug must not stop the batch
-            results[job.path] = (job, None, None, f"unexpected {type(exc).__name__}: {exc}")
-    try:
-        predicted = predictor.predict([doc.simplified for _, doc in docs]) if docs else []
-    except Exception as exc:
-        predicted = None
-        batch_error = f"tagging failed: {type(exc).__name__}: {exc}"
-    for i, (job, doc) in enumerate(docs):
-        if predicted is None:
-            results[job.path] = (job, None, None, batch_error)
-            continue
-        try:
-            record = record_for(doc, predicted[i], job.sha256, predictor.version, getattr(predictor, "resolver", None),
-                                getattr(predictor, "rule_categories", False))
-            results[job.path] = (job, record, render_document(record, doc.original), None)
-        except Exception as exc:
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            results[job.path] = (job, None, None, f"could not build the record: {detail}")
-    _MEMORY.after_batch()
-    return [results[job.path] for job in jobs]
 
 
 # --------------------------------------------------------------------------- worker processes

@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from .infer import Job, make_predictor, run_batch
+from .pipeline import Job, make_predictor, run_batch
 
 # Columns of a result row; empty strings stand for "none" so every block has one schema.
 RESULT_COLUMNS = ("path", "doc_id", "sha256", "record", "fragment", "error", "actor")

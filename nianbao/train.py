@@ -618,7 +618,7 @@ def record_metrics(docs: Sequence[AnnotatedDoc], predictions: dict[str, list[lis
     predicted it) or None; systems in `rule_categories` link to the rules' category terms too, as the
     model backend of `infer.py` does. None when no report has a gold record (the synthetic stand-in)."""
     from .evaluate import evaluate, load_records
-    from .infer import record_for
+    from .pipeline import record_for
     from .ingest import read_document
     from .paths import doc_path
     from .records import build_facts, read_tables

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from nianbao.counts import CLASSIFIER_FILE, CountClassifier, train
-from nianbao.infer import record_for
+from nianbao.pipeline import record_for
 from nianbao.ingest import make_document
 from nianbao.linking import ensure_ids, link
 from nianbao.spans import Span

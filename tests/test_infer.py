@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nianbao import infer
+from nianbao import infer, pipeline
 from nianbao.ingest import read_document
 from nianbao.paths import PROJECT_ROOT, real_report_paths, shared_dir
 from nianbao.repair import snap_counts
@@ -184,12 +184,12 @@ def test_table_fields_of_real_table_reports_match_the_annotators(tmp_path):
     if not paths:
         pytest.skip("no annotated real table reports (corpus index or annotations/records.jsonl missing)")
     gold = {r["doc_id"]: r for r in read_jsonl(PROJECT_ROOT / "annotations" / "records.jsonl")}
-    predictor = infer.RulesPredictor()
+    predictor = pipeline.RulesPredictor()
     compared = 0
     for path in paths:
         doc = read_document(path)
         doc.doc_id = path.stem
-        record = infer.record_for(doc, predictor.predict([doc.simplified])[0], "0" * 64, predictor.version)
+        record = pipeline.record_for(doc, predictor.predict([doc.simplified])[0], "0" * 64, predictor.version)
         for field, indices in record["sources"].items():
             cited = [record["facts"][i] for i in indices]
             if not all(f.get("cell") for f in cited):

@@ -45,3 +45,51 @@ def test_ci_runs_the_readme_test_command():
     code = re.search(r"python3 - <<'PY'\n(.*?)\nPY", ci, re.S).group(1)
     printed = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert printed.stdout.strip() == readme_commands()[1]
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Each nianbao module -> the nianbao modules it imports anywhere (top level or inside a function)."""
+    import ast
+
+    package = PROJECT_ROOT / "nianbao"
+    names = {p.stem for p in package.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 1 and node.module:
+                    found.add(node.module.split(".")[0])
+                elif node.level == 1:  # from . import x
+                    found.update(a.name for a in node.names)
+                elif node.module and node.module.startswith("nianbao."):
+                    found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("nianbao."))
+        graph[path.stem] = (found & names) - {path.stem}
+    return graph
+
+
+def test_modules_import_each_other_without_a_circle():
+    """Data flows one way through the modules: an import circle (even through a function-level import)
+    means two stages call each other."""
+    graph = module_imports()
+    assert "pipeline" in graph["ray_engine"] and "records" in graph["pipeline"]  # the graph was read
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(mod: str) -> None:
+        state[mod] = 1
+        stack.append(mod)
+        for dep in sorted(graph[mod]):
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep):] + [dep]
+                pytest.fail("import circle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[mod] = 2
+
+    for mod in sorted(graph):
+        if mod not in state:
+            visit(mod)

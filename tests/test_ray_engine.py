@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nianbao import infer
+from nianbao import infer, pipeline
 from nianbao.paths import PROJECT_ROOT, real_report_paths, shared_dir
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install nianbao[ray])")
@@ -106,7 +106,7 @@ def test_rerun_skips_done_reports_and_redoes_a_missing_one(local_ray, inputs, tm
 
 
 def test_model_is_loaded_once_per_actor_not_per_batch(local_ray):
-    jobs = [infer.Job(str(p), p.stem, infer.file_sha256(p)) for p in REPORTS[:8]]
+    jobs = [pipeline.Job(str(p), p.stem, infer.file_sha256(p)) for p in REPORTS[:8]]
     rows = list(ray_engine.result_rows(jobs, "rules", PROJECT_ROOT, batch_size=1, num_cpus=2))
     assert sorted(str(r["doc_id"]) for r in rows) == sorted(j.doc_id for j in jobs)
     actors = {str(r["actor"]) for r in rows}
@@ -114,7 +114,7 @@ def test_model_is_loaded_once_per_actor_not_per_batch(local_ray):
 
 
 def test_reports_lost_with_a_dead_worker_become_error_rows(monkeypatch):
-    jobs = [infer.Job(f"/x/{n}.txt", n, "0" * 64) for n in ("a", "b", "c")]
+    jobs = [pipeline.Job(f"/x/{n}.txt", n, "0" * 64) for n in ("a", "b", "c")]
     delivered = ray_engine.results_to_columns([(jobs[0], {"doc_id": "a"}, "<p>", None)], "actor-1")
     rows = [{k: v[0] for k, v in delivered.items()}] * 2  # a retried batch delivers "a" twice
     monkeypatch.setattr(ray_engine, "connect", lambda address, num_cpus: False)

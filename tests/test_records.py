@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nianbao.ingest import make_document
-from nianbao.infer import record_for
+from nianbao.pipeline import record_for
 from nianbao.records import RECORD_FIELDS, compute_checks, fill_fields
 from nianbao.spans import Span
 
@@ -164,7 +164,7 @@ def table_report(prose_received: int, total: int = 4) -> str:
 
 
 def table_record(text: str, tagged: bool = True) -> tuple[dict, object]:
-    from nianbao.infer import RulesPredictor
+    from nianbao.pipeline import RulesPredictor
 
     doc = make_document(text, doc_id="t1", source="written-for-test")
     spans = RulesPredictor().predict([doc.simplified])[0] if tagged else []
