@@ -2,6 +2,12 @@
 
     python bench/infer_speed.py [--model runs/default] [--reports 1000] [--batch-size 16]
     python bench/infer_speed.py --tiny        # no trained model yet: a tiny untrained one
+    python bench/infer_speed.py --lengths 1e3,1e4,1e5,1e6,1e7   # one report per length: linear or not
+
+--lengths: for each length, one report of that many characters (the real reports joined, cycled) goes
+through `infer.py` alone; the table gives end-to-end chars/s with the start-up (a 200-character
+report's run) taken out, peak RSS, and the bare forward pass's chars/s over the same report's
+windows (at most its first 1M characters: the forward rate does not depend on the length).
 
 The real reports of the shared location are repeated (each copy gets its own doc_id) to
 make --reports inputs. End-to-end is `python infer.py` in a child process (reading,
@@ -84,6 +90,39 @@ def forward_seconds(model: Path, texts: list[str], batch_size: int) -> float:
     return time.perf_counter() - start
 
 
+def long_report(texts: list[str], length: int, path: Path) -> Path:
+    """One report of `length` characters: the given texts joined and cycled."""
+    base = "\n\n".join(texts)
+    path.write_text((base * (length // len(base) + 1))[:length], encoding="utf-8")
+    return path
+
+
+def by_length(model: Path, texts: list[str], lengths: list[int], batch_size: int, tmp: Path) -> list[tuple]:
+    """(length, end-to-end s, start-up s, chars/s, forward chars/s, peak RSS KiB) per report length."""
+    probe = long_report(texts, 200, tmp / "probe.txt")
+    run_infer_child([probe], tmp / "warm", model, batch_size, 1)  # file caches warm
+    startup, _ = run_infer_child([probe], tmp / "probe", model, batch_size, 1)
+    rows = []
+    for length in lengths:
+        path = long_report(texts, length, tmp / f"len{length}.txt")
+        seconds, rss = run_infer_child([path], tmp / f"out{length}", model, batch_size, 1)
+        sample = path.read_text(encoding="utf-8")[: min(length, 1_000_000)]
+        fwd = len(sample) / forward_seconds(model, [sample], batch_size)
+        e2e = length / (seconds - startup) if seconds > 1.2 * startup else float("nan")  # too short to tell
+        rows.append((length, seconds, startup, e2e, fwd, rss))
+        print(f"  {length:>10,} chars: {seconds:.1f} s, {e2e:,.0f} chars/s, {rss / 1024:,.0f} MiB", file=sys.stderr, flush=True)
+    return rows
+
+
+def print_length_table(rows: list[tuple], model: Path) -> None:
+    print(f"model {model}, {os.cpu_count()} CPU threads; start-up {rows[0][2]:.1f} s taken out "
+          "(nan: the run was too short to tell it from the start-up)")
+    print("| report length (chars) | end-to-end s | end-to-end chars/s | bare forward chars/s | end-to-end / forward time | peak RSS |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for length, seconds, _, e2e, fwd, rss in rows:
+        print(f"| {length:,} | {seconds:.1f} | {e2e:,.0f} | {fwd:,.0f} | {fwd / e2e:.2f}x | {rss / 1024:,.0f} MiB |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(PROJECT_ROOT / "runs" / "default"))
@@ -91,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--lengths", default=None,
+                        help="comma-separated report lengths in characters (1e3,1e4,...): one report each, instead of --reports")
     args = parser.parse_args(argv)
 
     real, docs = real_documents()
@@ -99,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         model = save_tiny_model(tmp / "tiny", [d.simplified for d in docs]) if args.tiny else Path(args.model)
         if not (model / "config.json").exists():
             raise SystemExit(f"no model in {model}: train one with `python train.py`, or pass --tiny for a dry run")
+        if args.lengths:
+            lengths = [int(float(x)) for x in args.lengths.split(",")]
+            print_length_table(by_length(model, [d.original for d in docs], lengths, args.batch_size, tmp), model)
+            return 0
         inputs = [real[i % len(real)] for i in range(args.reports)]
         clean_chars = sum(len(docs[i % len(docs)].clean) for i in range(args.reports))
         small = inputs[: max(1, args.reports // 10)]

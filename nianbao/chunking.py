@@ -124,3 +124,55 @@ def stitch(doc_len: int, windows: Sequence[Window], per_window_probs: Sequence[n
         missing = int(np.argmax(weight == 0))
         raise ValueError(f"character {missing} of {doc_len} is not covered by any window")
     return (total / weight[:, None]).astype(np.float32)
+
+
+class StreamingStitcher:
+    """`stitch` for one document whose windows arrive in order, holding only the unfinished part.
+
+    Windows from `make_windows` start and end further right each time, so once a window
+    starting at `p` has been announced no later window covers a character before `p`: those
+    characters are final. `add` takes windows in order; `take(upto)` hands back the final
+    probabilities of [done, upto) and forgets them. Memory is a few windows, whatever the
+    document's length; the values are those `stitch` computes over the whole document.
+    """
+
+    def __init__(self, doc_len: int, n_labels: int) -> None:
+        self.doc_len = doc_len
+        self.n_labels = n_labels
+        self.done = 0  # characters before this were handed back by `take`
+        self.total = np.zeros((0, n_labels), dtype=np.float64)  # rows for [done, done + len)
+        self.weight = np.zeros(0, dtype=np.float64)
+        self.last_start = -1
+
+    def add(self, window: Window, probs: np.ndarray) -> None:
+        start, end = window
+        if start < self.last_start or start < self.done:
+            raise ValueError(f"window {start}-{end} arrives after a window starting at {self.last_start}")
+        if probs.shape != (end - start, self.n_labels):
+            raise ValueError(f"window {start}-{end} has probabilities of shape {probs.shape}")
+        self.last_start = start
+        grow = end - self.done - len(self.weight)
+        if grow > 0:
+            self.total = np.concatenate([self.total, np.zeros((grow, self.n_labels))])
+            self.weight = np.concatenate([self.weight, np.zeros(grow)])
+        w = _centrality(end - start, at_doc_start=start == 0, at_doc_end=end == self.doc_len)
+        a, b = start - self.done, end - self.done
+        self.total[a:b] += probs * w[:, None]
+        self.weight[a:b] += w
+
+    def final_upto(self, next_start: int | None) -> int:
+        """How far the probabilities are final, given where the next window starts (None: no more windows)."""
+        return self.done + len(self.weight) if next_start is None else min(next_start, self.done + len(self.weight))
+
+    def take(self, upto: int) -> np.ndarray:
+        """Final probabilities of [done, upto), renormalised; they are dropped from the buffer."""
+        k = upto - self.done
+        if k < 0 or k > len(self.weight):
+            raise ValueError(f"cannot take up to {upto}: holding [{self.done}, {self.done + len(self.weight)})")
+        weight = self.weight[:k]
+        if (weight == 0).any():
+            missing = self.done + int(np.argmax(weight == 0))
+            raise ValueError(f"character {missing} of {self.doc_len} is not covered by any window")
+        out = (self.total[:k] / weight[:, None]).astype(np.float32)
+        self.total, self.weight, self.done = self.total[k:], self.weight[k:], upto
+        return out

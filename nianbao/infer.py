@@ -6,10 +6,15 @@
 Outputs in DIR: records.jsonl (SPEC §4, one line per report), facts.csv, records.csv,
 report.html and errors.jsonl. How it stays safe at scale:
 
-- streaming: inputs are processed in batches of --batch-size files; a finished record is
-  appended to records.jsonl as one whole line (one write, then fsync), so memory does not
-  grow with the number of reports and an interrupted run leaves no half record (a torn last
-  line from a killed run is cut off on the next start);
+- streaming: inputs are processed in batches of --batch-size files and at most 2 MiB of input
+  (a longer report is a batch of its own); each report's record is appended to records.jsonl
+  as soon as that report is done, as one whole line (one write, then fsync), so memory does not
+  grow with the number of reports, a long report holds back no other record, and an interrupted
+  run leaves no half record (a torn last line from a killed run is cut off on the next start);
+- a long report streams through the model in chunks of windows, stitched and decoded as they
+  become final (`Tagger.predict_iter`), so its memory is bounded by the chunk; the progress
+  bars count reports and characters;
+- junk (one character repeated, no Chinese, binary data) is refused when read, before tagging;
 - re-running with the same --out skips every report whose (doc_id, sha256) is already in
   records.jsonl; a report whose file changed is done again and replaces its old record;
 - facts.csv, records.csv and report.html are rebuilt from records.jsonl at the end, each
@@ -28,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .pipeline import DEFAULT_MODEL_DIR, Job, ModelMissing, Predictor, check_model_dir, make_predictor, run_batch
+from .pipeline import DEFAULT_MODEL_DIR, Job, ModelMissing, Predictor, check_model_dir, iter_batch, make_predictor, run_batch
 from .records import iter_records
 RECORDS = "records.jsonl"
 ERRORS = "errors.jsonl"
@@ -157,12 +162,28 @@ def plan_jobs(inputs: Iterable[str], out_dir: Path) -> tuple[list[Job], int, lis
         if done.get(doc_id) == sha:
             skipped += 1
             continue
-        jobs.append(Job(str(path), doc_id, sha))
+        jobs.append(Job(str(path), doc_id, sha, path.stat().st_size))
     return jobs, skipped, unreadable
 
 
-def _batches(items: list[Job], size: int) -> list[list[Job]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+BATCH_BYTES = 2 * 2**20  # a batch holds at most this much input: a long report is a batch of its own
+
+
+def _batches(items: list[Job], size: int, max_bytes: int = BATCH_BYTES) -> list[list[Job]]:
+    """Consecutive jobs in batches of at most `size` reports and `max_bytes` of input (a report
+    larger than that alone), so no batch of short reports waits on a long one in another worker."""
+    batches: list[list[Job]] = []
+    current: list[Job] = []
+    held = 0
+    for job in items:
+        if current and (len(current) >= size or held + job.size > max_bytes):
+            batches.append(current)
+            current, held = [], 0
+        current.append(job)
+        held += job.size
+    if current:
+        batches.append(current)
+    return batches
 
 
 # --------------------------------------------------------------------------- main
@@ -228,7 +249,10 @@ def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iter
     from tqdm import tqdm
 
     batches = _batches(jobs, max(1, args.batch_size))
-    bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=None, file=sys.stderr)
+    bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=None, file=sys.stderr, position=0)
+    # characters tagged, counted as the tagger goes (this process only: workers report whole reports)
+    local = getattr(args, "engine", "local") != "ray" and (args.workers <= 1 or len(batches) <= 1)
+    chars = tqdm(desc="characters", unit="char", unit_scale=True, disable=None if local else True, file=sys.stderr, position=1)
     try:
         if getattr(args, "engine", "local") == "ray":  # Ray Data actors instead of local processes
             from .ray_engine import ray_results
@@ -241,7 +265,8 @@ def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iter
 
                 torch.set_num_threads(max(1, os.cpu_count() or 1))
             predictor = make_predictor(args.backend, model_dir, args.batch_size)
-            stream = (run_batch(predictor, batch) for batch in batches)
+            # one result at a time, as each report is done; characters counted as the tagger goes
+            stream = ([result] for batch in batches for result in iter_batch(predictor, batch, chars.update))
             yield from _with_bar(stream, bar)
         else:
             import multiprocessing as mp
@@ -251,6 +276,7 @@ def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iter
             with ctx.Pool(args.workers, _init_worker, (args.backend, str(model_dir), args.batch_size, threads)) as pool:
                 yield from _with_bar(pool.imap(_worker_batch, batches), bar)
     finally:
+        chars.close()
         bar.close()
 
 

@@ -336,8 +336,36 @@ def read_document(path: str | Path) -> Document:
     return make_document(original, doc_id=path.stem, source=str(path), encoding=encoding, fmt=fmt)
 
 
+JUNK_MIN_CHARS = 2000  # shorter texts are judged by cleaning, not by these shares
+JUNK_ONE_CHAR_SHARE = 0.5  # one character making up more than this of the visible text: not a report
+JUNK_MIN_CJK_SHARE = 0.01  # a report is written in Chinese: fewer CJK characters than this share is junk
+
+
+def junk_reason(text: str) -> str | None:
+    """Why a long text cannot be a report (one character repeated, no Chinese), or None.
+
+    Checked before cleaning and tagging, so a 20 MB file of junk is reported in a second
+    instead of being ground through the model for minutes. One pass over the text."""
+    from collections import Counter
+
+    counts = Counter(text)
+    visible = len(text) - sum(n for ch, n in counts.items() if ch.isspace())
+    if visible < JUNK_MIN_CHARS:
+        return None
+    ch, n = max(counts.items(), key=lambda kv: (not kv[0].isspace(), kv[1]))
+    if not ch.isspace() and n > JUNK_ONE_CHAR_SHARE * visible:
+        return f"not a report: one character ({ch!r}) makes up {n / visible:.0%} of the text"
+    cjk = sum(n for ch, n in counts.items() if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
+    if cjk < JUNK_MIN_CJK_SHARE * visible:
+        return f"not a report: {cjk} Chinese characters in {visible:,} ({cjk / visible:.1%})"
+    return None
+
+
 def make_document(original: str, doc_id: str, source: str = "", encoding: str | None = None, fmt: str = "txt") -> Document:
     """Clean an already-read text into a `Document` (also for texts that never were files)."""
+    junk = junk_reason(original)
+    if junk:
+        raise ReadError(source or doc_id, junk)
     cleaned = normalise.clean_text(original)
     if not cleaned.text.strip():
         raise ReadError(source or doc_id, "nothing left after cleaning (only boilerplate or spam)")

@@ -61,11 +61,17 @@ def is_zero_statement(text: str, span: Span) -> bool:
     return not NUMERAL_RE.search(span.text(text))
 
 
-def _within(spans: list[Span], start: int, end: int) -> list[Span]:
-    """Spans inside [start, end); `spans` are sorted by start, so bisect instead of scanning."""
+def _starting_in(spans: list[Span], start: int, end: int) -> list[Span]:
+    """Spans that start in [start, end); `spans` are sorted by start, so bisect instead of scanning
+    (linking stays linear in the length of a report)."""
     lo = bisect.bisect_left(spans, start, key=lambda s: s.start)
     hi = bisect.bisect_left(spans, end, key=lambda s: s.start)
-    return [s for s in spans[lo:hi] if s.end <= end]
+    return spans[lo:hi]
+
+
+def _within(spans: list[Span], start: int, end: int) -> list[Span]:
+    """Spans inside [start, end), from `spans` sorted by start."""
+    return [s for s in _starting_in(spans, start, end) if s.end <= end]
 
 
 def _nearest(count: Span, candidates: list[Span]) -> Span | None:
@@ -82,10 +88,10 @@ def _respectively(text: str, counts: list[Span], targets: list[Span], seg: Segme
     pairs: dict[str, Span] = {}
     for match in re.finditer("分别", text):
         s_start, s_end = seg.bounds(match.start(), SENTENCE_BREAKS)
-        before = [t for t in targets if s_start <= t.start and t.end <= match.start()]
-        after = [c for c in counts if match.end() <= c.start and c.end <= s_end]
+        before = _within(targets, s_start, match.start())
+        after = _within(counts, match.end(), s_end)
         # only the run right before 分别: no count between those targets and 分别
-        counts_between = [c for c in counts if s_start <= c.start < match.start()]
+        counts_between = _starting_in(counts, s_start, match.start())
         if counts_between:
             last = max(c.end for c in counts_between)
             before = [t for t in before if t.start >= last]
@@ -101,7 +107,7 @@ def _zero_list(text: str, count: Span, categories: list[Span], seg: Segments) ->
     one counts, with those coordinated to it (`未产生因政府信息公开引起的行政复议和行政诉讼` → 行政复议,
     行政诉讼; `政府信息` there only modifies them)."""
     _, end = seg.bounds(count.end, WIDE_BREAKS)
-    return head_group(text, [c for c in categories if c.start >= count.end and c.end <= end])
+    return head_group(text, _within(categories, count.end, end))
 
 
 # what may stand between two coordinated nouns: a measure suffix left outside the span (行政复议案、行政诉讼案),
@@ -201,7 +207,7 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
             if own.end <= count.start and is_zero_count(text, count):
                 # `行政复议、行政诉讼0件`: zero of each coordinated category right before it
                 start, _ = seg.bounds(count.start, WIDE_BREAKS)
-                before = [c for c in categories if c.start >= start and c.end <= own.end]
+                before = _within(categories, start, own.end)
                 group = head_group(text, before)
                 if own in group and len(group) > 1:
                     targets = group + [t for t in targets if t not in group]
@@ -211,7 +217,8 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
             continue
         may_reach_back = count.id in outcome_of or _opens_with_qizhong(text, count, seg)
         floor = _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES if may_reach_back else 0)
-        head = next((cat for head, cat in reversed(heads) if head.start >= floor), None)
+        # heads are in document order: only the last one can lie after the floor
+        head = heads[-1][1] if heads and heads[-1][0].start >= floor else None
         inherited = head or _fallback_category(count, categories, seg)
         if inherited is not None:
             category_of[count.id] = [inherited]

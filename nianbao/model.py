@@ -26,11 +26,11 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .chunking import make_windows, stitch
+from .chunking import StreamingStitcher, make_windows, stitch
 from .labels import BIO_TAGS, id2label, label2id
 from .spans import Span, bio_to_spans
 
@@ -129,12 +129,19 @@ def uses_rule_features(config: Any) -> bool:
 
 
 def rule_tag_ids(text: str) -> np.ndarray:
-    """The rule pre-annotator's BIO tag id for every character of `text` (0 = O)."""
+    """The rule pre-annotator's BIO tag id for every character of `text` (0 = O), as small integers:
+    one byte a character, so a 20 MB report's tags stay small."""
     from .rules import annotate
-    from .spans import spans_to_bio
 
-    tags = spans_to_bio(len(text), annotate(text).spans)
-    return np.fromiter((label2id[t] for t in tags), dtype=np.int64, count=len(tags))
+    ids = np.zeros(len(text), dtype=np.int8)
+    for span in sorted(annotate(text).spans, key=lambda s: s.start):
+        if span.start < 0 or span.end > len(text) or span.start >= span.end:
+            raise ValueError(f"rule span {span.start}-{span.end} outside text of length {len(text)}")
+        if ids[span.start:span.end].any():
+            raise ValueError(f"rule span {span.start}-{span.end} ({span.label}) overlaps another span")
+        ids[span.start] = label2id[f"B-{span.label}"]
+        ids[span.start + 1:span.end] = label2id[f"I-{span.label}"]
+    return ids
 
 
 def token_type_ids_for(offsets: Sequence[tuple[int, int]] | np.ndarray, char_type_ids: Sequence[int]) -> list[int]:
@@ -373,11 +380,113 @@ class Tagger:
         dropped, categories completed); off gives the decoded spans as they are.
         `views`: the texts' Simplified views, when the caller has them already.
         """
+        out: list[list[Span]] = [[] for _ in texts]
+        for i, spans in self.predict_iter(texts, batch_size=batch_size, repair=repair, views=views):
+            out[i] = spans
+        return out
+
+    def predict_iter(self, texts: Sequence[str], batch_size: int = 32, repair: bool = True,
+                     views: Sequence[str] | None = None, chunk_windows: int = 256,
+                     progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, list[Span]]]:
+        """(index, spans) of each text as soon as its last window has been through the model, in input order.
+
+        Windows of consecutive texts share forward batches of up to `chunk_windows` windows; a long
+        text goes through chunk by chunk, its probabilities stitched and decoded as they become
+        final (`StreamingStitcher`, cuts only where a character is surely O), so memory stays
+        bounded by the chunk, not the text. `progress(n)` is told each time n more characters are done.
+        """
         from .repair import repair_spans
 
         views = list(views) if views is not None else [simplified(t) for t in texts]
-        spans = [probs_to_spans(p) for p in self._probs(texts, views, batch_size)]
-        return [repair_spans(v, s) for v, s in zip(views, spans)] if repair else spans
+        rule_features = uses_rule_features(self.model.config)
+        pending: list[tuple[int, int]] = []  # (text index, window index) waiting for the model
+        states: dict[int, _DocState] = {}
+        next_doc = 0
+
+        def finished(i: int) -> list[Span]:
+            spans = states.pop(i).close()
+            return repair_spans(views[i], spans) if repair else spans
+
+        while next_doc < len(texts) or pending:
+            while next_doc < len(texts) and len(pending) < chunk_windows:
+                i, next_doc = next_doc, next_doc + 1
+                windows = make_windows(views[i], self.max_len, self.stride) if views[i] else []
+                states[i] = _DocState(len(views[i]), windows, rule_tag_ids(texts[i]) if rule_features and windows else None)
+                if not windows:
+                    yield i, finished(i)
+                    continue
+                pending.extend((i, k) for k in range(len(windows)))
+            chunk, pending = pending[:chunk_windows], pending[chunk_windows:]
+            if not chunk:
+                continue
+            windows_text = [views[i][slice(*states[i].windows[k])] for i, k in chunk]
+            rules = [states[i].rules[slice(*states[i].windows[k])] for i, k in chunk] if rule_features else None
+            probs = self.window_probs(windows_text, batch_size=batch_size, windows_rule_ids=rules)
+            for (i, k), p in zip(chunk, probs):
+                done_before = states[i].stitcher.done
+                states[i].add(k, p)
+                if progress is not None:
+                    progress(states[i].stitcher.done - done_before)
+                if states[i].complete:
+                    yield i, finished(i)
+
+
+DECODE_EVERY = 4096  # final characters gathered before they are decoded (each cut waits for a surely-O one)
+LONGEST_OPEN_STRETCH = 65536  # ... but no longer than this: memory stays bounded on junk
+
+
+class _DocState:
+    """One text in `Tagger.predict_iter`: its windows, rule tags, stitcher and the spans decoded so far."""
+
+    def __init__(self, n: int, windows: list[tuple[int, int]], rules: np.ndarray | None) -> None:
+        self.windows, self.rules = windows, rules
+        self.stitcher = StreamingStitcher(n, len(BIO_TAGS))
+        self.added = 0
+        self.parts: list[np.ndarray] = []  # final probabilities not decoded yet, from `decoded` on
+        self.held = 0
+        self.decoded = 0
+        self.spans: list[Span] = []
+
+    @property
+    def complete(self) -> bool:
+        return self.added == len(self.windows)
+
+    def add(self, k: int, probs: np.ndarray) -> None:
+        if k != self.added:
+            raise ValueError(f"window {k} arrived before window {self.added}")
+        self.stitcher.add(self.windows[k], probs)
+        self.added += 1
+        nxt = self.windows[k + 1][0] if k + 1 < len(self.windows) else None
+        final = self.stitcher.final_upto(nxt)
+        if final > self.stitcher.done:
+            part = self.stitcher.take(final)
+            self.parts.append(part)
+            self.held += len(part)
+        if self.held >= DECODE_EVERY:
+            self._decode(last=False)
+
+    def _decode(self, last: bool) -> None:
+        probs = np.concatenate(self.parts) if len(self.parts) > 1 else self.parts[0]
+        cut = len(probs)
+        if not last:  # decode up to the last surely-O character: the path restarts there (decode_tags)
+            sure = np.flatnonzero(probs[:, label2id["O"]] >= SURE_O)
+            if len(sure):
+                cut = int(sure[-1]) + 1
+            elif self.held < LONGEST_OPEN_STRETCH:
+                return  # wait for more: the stretch goes on
+            # else: a stretch this long with no surely-O character (junk) is cut where it stands
+        for span in probs_to_spans(probs[:cut]):
+            span.start += self.decoded
+            span.end += self.decoded
+            self.spans.append(span)
+        self.decoded += cut
+        rest = probs[cut:]
+        self.parts, self.held = ([rest] if len(rest) else []), len(rest)
+
+    def close(self) -> list[Span]:
+        if self.parts:
+            self._decode(last=True)
+        return self.spans
 
 
 def allowed_transitions() -> np.ndarray:

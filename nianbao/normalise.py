@@ -15,7 +15,6 @@ input. So cleaning here is limited to two kinds of edits that keep a character m
 from __future__ import annotations
 
 import re
-import unicodedata
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field

@@ -20,7 +20,7 @@ import traceback
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from .linking import ensure_ids, link
 from .paths import PROJECT_ROOT
@@ -31,15 +31,29 @@ from .spans import Span
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "runs" / "default"
 
 
+Progress = Callable[[int], None]  # told each time n more characters have been tagged
+
+
 class Predictor(Protocol):
     version: str
 
-    def predict(self, texts: list[str]) -> list[list[Span]]: ...
+    def predict_iter(self, texts: list[str], progress: Progress | None = None) -> Iterator[tuple[int, list[Span]]]:
+        """(index, spans) of each text as soon as it is tagged, in input order."""
+        ...
 
 
 # --------------------------------------------------------------------------- predictors
 
-class RulesPredictor:
+class _Backend:
+    def predict(self, texts: list[str]) -> list[list[Span]]:
+        """Spans of every text at once (`predict_iter` as a list)."""
+        out: list[list[Span]] = [[] for _ in texts]
+        for i, spans in self.predict_iter(texts):  # type: ignore[attr-defined]
+            out[i] = spans
+        return out
+
+
+class RulesPredictor(_Backend):
     """The rule pre-annotator as a backend: needs no model."""
 
     resolver = None  # no count classifier: the rules' span path alone
@@ -49,13 +63,16 @@ class RulesPredictor:
 
         self.version = RULES_VERSION if RULES_VERSION.startswith("rules") else f"rules-{RULES_VERSION}"
 
-    def predict(self, texts: list[str]) -> list[list[Span]]:
+    def predict_iter(self, texts: list[str], progress: Progress | None = None) -> Iterator[tuple[int, list[Span]]]:
         from .rules import annotate
 
-        return [[Span(s.start, s.end, s.label, s.score) for s in annotate(t).spans] for t in texts]
+        for i, text in enumerate(texts):
+            yield i, [Span(s.start, s.end, s.label, s.score) for s in annotate(text).spans]
+            if progress is not None:
+                progress(len(text))
 
 
-class ModelPredictor:
+class ModelPredictor(_Backend):
     """A saved token classifier (`python train.py`) as a backend."""
 
     def __init__(self, model_dir: Path, batch_size: int) -> None:
@@ -69,9 +86,9 @@ class ModelPredictor:
         self.resolver = classifier.resolve if classifier else None
         self.rule_categories = True  # see record_for
 
-    def predict(self, texts: list[str]) -> list[list[Span]]:
-        # run_batch passes each Document's Simplified view: it is its own view
-        return self.tagger.predict(texts, batch_size=self.batch_size, views=texts)
+    def predict_iter(self, texts: list[str], progress: Progress | None = None) -> Iterator[tuple[int, list[Span]]]:
+        # iter_batch passes each Document's Simplified view: it is its own view
+        return self.tagger.predict_iter(texts, batch_size=self.batch_size, views=texts, progress=progress)
 
 
 class ModelMissing(RuntimeError):
@@ -178,40 +195,57 @@ class Job:
     path: str
     doc_id: str
     sha256: str
+    size: int = 0  # bytes of the file: long reports get batches of their own (infer._batches)
 
 
-def run_batch(predictor: Predictor, jobs: list[Job]) -> list[tuple[Job, dict | None, str | None, str | None]]:
-    """Read, tag and structure a batch; each result is (job, record, html fragment, error)."""
+Result = tuple[Job, "dict | None", "str | None", "str | None"]  # (job, record, html fragment, error)
+
+
+def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None = None) -> Iterator[Result]:
+    """Read, tag and structure a batch, yielding each report's result as soon as it is done.
+
+    Files that cannot be read come first; the others follow in input order as the tagger
+    finishes them, so a long report holds back no record of the reports before it."""
     from .ingest import ReadError, read_document
-    from .report import render_document
 
-    docs, results = [], {}
+    docs = []
     for job in jobs:
         try:
             doc = read_document(job.path)
             doc.doc_id = job.doc_id
             docs.append((job, doc))
         except ReadError as exc:
-            results[job.path] = (job, None, None, exc.reason)
+            yield job, None, None, exc.reason
         except Exception as exc:  # a reader bug must not stop the batch
-            results[job.path] = (job, None, None, f"unexpected {type(exc).__name__}: {exc}")
+            yield job, None, None, f"unexpected {type(exc).__name__}: {exc}"
+    done = 0
     try:
-        predicted = predictor.predict([doc.simplified for _, doc in docs]) if docs else []
+        for i, spans in predictor.predict_iter([doc.simplified for _, doc in docs], progress=progress):
+            done = i + 1
+            yield structure(predictor, *docs[i], spans)
     except Exception as exc:
-        predicted = None
-        batch_error = f"tagging failed: {type(exc).__name__}: {exc}"
-    for i, (job, doc) in enumerate(docs):
-        if predicted is None:
-            results[job.path] = (job, None, None, batch_error)
-            continue
-        try:
-            record = record_for(doc, predicted[i], job.sha256, predictor.version, getattr(predictor, "resolver", None),
-                                getattr(predictor, "rule_categories", False))
-            results[job.path] = (job, record, render_document(record, doc.original), None)
-        except Exception as exc:
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            results[job.path] = (job, None, None, f"could not build the record: {detail}")
+        error = f"tagging failed: {type(exc).__name__}: {exc}"
+        for job, _ in docs[done:]:
+            yield job, None, None, error
     _MEMORY.after_batch()
-    return [results[job.path] for job in jobs]
+
+
+def structure(predictor: Predictor, job: Job, doc: Any, spans: list[Span]) -> Result:
+    """One tagged report -> its result: the record and its HTML fragment, or why it could not be built."""
+    from .report import render_document
+
+    try:
+        record = record_for(doc, spans, job.sha256, predictor.version, getattr(predictor, "resolver", None),
+                            getattr(predictor, "rule_categories", False))
+        return job, record, render_document(record, doc.original), None
+    except Exception as exc:
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return job, None, None, f"could not build the record: {detail}"
+
+
+def run_batch(predictor: Predictor, jobs: list[Job]) -> list[Result]:
+    """`iter_batch` as a list in the order of `jobs` (for worker processes and Ray actors, which return whole batches)."""
+    by_id = {result[0].doc_id: result for result in iter_batch(predictor, jobs)}
+    return [by_id[job.doc_id] for job in jobs]
 
 

@@ -28,13 +28,12 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from .pipeline import Job, make_predictor, run_batch
+from .pipeline import Job, Result, make_predictor, run_batch
 
 # Columns of a result row; empty strings stand for "none" so every block has one schema.
 RESULT_COLUMNS = ("path", "doc_id", "sha256", "record", "fragment", "error", "actor")
 LOST = "lost: the Ray worker holding this report's batch failed (see the Ray logs); re-run to retry it"
 
-Result = tuple[Job, "dict | None", "str | None", "str | None"]
 
 
 class ReportTagger:

@@ -33,6 +33,7 @@ The older hook `table_cells={span_id: (row header, column header)}` still works.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import re
@@ -271,16 +272,22 @@ def read_tables(doc: Any) -> TableEvidence:
 
     found = document_tables(doc)
     cells = sorted((c for t in found for c in t.cells), key=lambda c: c.start)
-    return TableEvidence(cells, [(t.start, t.end) for t in found if t.end > t.start],
+    return TableEvidence(cells, sorted((t.start, t.end) for t in found if t.end > t.start),
                          table_record_fields(cells), table_checks(cells, found))
 
 
 def _cells_under(tables: TableEvidence, span: Span) -> list[int]:
-    return [i for i, c in enumerate(tables.cells) if c.start < span.end and span.start < c.end]
+    """Indexes of the cells a span overlaps. Cells are sorted by start and do not overlap, so their
+    ends are sorted too: two bisects instead of a scan of every cell for every span."""
+    hi = bisect.bisect_left(tables.cells, span.end, key=lambda c: c.start)
+    lo = bisect.bisect_right(tables.cells, span.start, hi=hi, key=lambda c: c.end)
+    return list(range(lo, hi))
 
 
 def _in_region(tables: TableEvidence, span: Span) -> bool:
-    return any(start <= span.start and span.end <= end for start, end in tables.regions)
+    """Inside a table's region; regions do not overlap, so only the last one starting before the span can hold it."""
+    i = bisect.bisect_right(tables.regions, (span.start, float("inf"))) - 1
+    return i >= 0 and tables.regions[i][1] >= span.end
 
 
 def _unplace(fact: dict) -> None:

@@ -14,7 +14,6 @@ import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from .lexicon import Lexicon, load_lexicon, term_labels
 from .linking import head_group
@@ -42,6 +41,7 @@ _OPEN_QUOTES = "“\"「『‘《"
 _ZERO_REACH = 20  # a zero statement's CATEGORY must start within this many characters
 _ZERO_SINGLE_REACH = 3  # ... and right after a bare 无 (无政府信息公开申请)
 _MAX_CELL_LINE = 40  # a line without `|` longer than this is prose, even next to a table
+_ROW_HEADER_REACH = 2000  # how far back a table count's row header is looked for
 
 
 # --------------------------------------------------------------------------- compiled patterns
@@ -240,32 +240,77 @@ def _zero_counts(s: str, terms: list[_Cand], pats: _Patterns) -> list[_Cand]:
 
 # --------------------------------------------------------------------------- relations
 
-def _nearest(items: list[_Cand], count: _Cand, a: int, b: int) -> _Cand | None:
+class _Index:
+    """Terms (or counts) sorted by start, for the neighbour searches of linking.
+
+    Each search looks only at the items that start inside its window (found by bisect), so
+    linking a report costs in proportion to its length, not to length x number of terms.
+    `examined` counts the items looked at: tests assert it grows linearly.
+    """
+
+    def __init__(self, items: list[_Cand], work: dict[str, int] | None = None) -> None:
+        self.items = sorted(items, key=lambda t: t.start)
+        self.starts = [t.start for t in self.items]
+        self.work = work if work is not None else {}
+
+    def _range(self, a: int, b: int) -> tuple[int, int]:
+        return bisect.bisect_left(self.starts, a), bisect.bisect_left(self.starts, b)
+
+    def _count(self, n: int) -> None:
+        self.work["examined"] = self.work.get("examined", 0) + n
+
+    def within(self, a: int, b: int) -> list[_Cand]:
+        """Items with a <= start and end <= b, in document order."""
+        i, j = self._range(a, b)
+        self._count(j - i)
+        return [t for t in self.items[i:j] if t.end <= b]
+
+    def starting_in(self, a: int, b: int) -> list[_Cand]:
+        """Items that start in [a, b) (they may run past b)."""
+        i, j = self._range(a, b)
+        self._count(j - i)
+        return self.items[i:j]
+
+    def last_within(self, a: int, b: int) -> _Cand | None:
+        """The last item with a <= start and end <= b: scanned from b backwards, stopping at the first."""
+        i, j = self._range(a, b)
+        for k in range(j - 1, i - 1, -1):
+            self._count(1)
+            if self.items[k].end <= b:
+                return self.items[k]
+        return None
+
+    def first_within(self, a: int, b: int) -> _Cand | None:
+        """The first item with a <= start and end <= b."""
+        i, j = self._range(a, b)
+        for k in range(i, j):
+            self._count(1)
+            if self.items[k].end <= b:
+                return self.items[k]
+        return None
+
+
+def _nearest(items: _Index, count: _Cand, a: int, b: int) -> _Cand | None:
     """The nearest item in [a, b): the closest one before the count, else the closest after."""
-    before = [t for t in items if a <= t.start and t.end <= count.start]
-    if before:
-        return before[-1]
-    after = [t for t in items if count.end <= t.start and t.end <= b]
-    return after[0] if after else None
+    return items.last_within(a, count.start) or items.first_within(count.end, b)
 
 
-def _nearest_before(items: list[_Cand], count: _Cand, a: int) -> _Cand | None:
+def _nearest_before(items: _Index, count: _Cand, a: int) -> _Cand | None:
     """The closest item that starts at or after `a` and ends before the count."""
-    before = [t for t in items if a <= t.start and t.end <= count.start]
-    return before[-1] if before else None
+    return items.last_within(a, count.start)
 
 
-def _adjacent_after(items: list[_Cand], count: _Cand, b: int, gap: int = 2) -> _Cand | None:
+def _adjacent_after(items: _Index, count: _Cand, b: int, gap: int = 2) -> _Cand | None:
     """An item right after the count (`5起政府信息公开申请`), at most `gap` characters away."""
-    for t in items:
-        if count.end <= t.start <= count.end + gap and t.end <= b:
+    for t in items.starting_in(count.end, count.end + gap + 1):
+        if t.end <= b:
             return t
     return None
 
 
-def _best_outcome(outs: list[_Cand], count: _Cand, a: int, b: int) -> _Cand | None:
+def _best_outcome(outs: _Index, count: _Cand, a: int, b: int) -> _Cand | None:
     """The most specific outcome in the clause (longer terms score higher), nearest-before on ties."""
-    found = [t for t in outs if a <= t.start and t.end <= b]
+    found = outs.within(a, b)
     if not found:
         return None
     def rank(t: _Cand) -> tuple[float, int]:
@@ -274,17 +319,17 @@ def _best_outcome(outs: list[_Cand], count: _Cand, a: int, b: int) -> _Cand | No
     return min(found, key=rank)
 
 
-def _link_zero(s: str, count: _Cand, cats: list[_Cand]) -> bool:
+def _link_zero(s: str, count: _Cand, cats: _Index) -> bool:
     """A zero statement counts the head of the noun phrase after it (`未产生…的行政复议和行政诉讼`)."""
     _, end = stretch_around(s, count.end, _SENTENCE_END + "，,；;")
-    group = head_group(s, [t for t in cats if count.end <= t.start and t.end <= end])
+    group = head_group(s, cats.within(count.end, end))
     if not group:
         return False
     count.links["counts"], count.also = group[0], group[1:]
     return True
 
 
-def _link_narrative(s: str, count: _Cand, cats: list[_Cand], outs: list[_Cand]) -> None:
+def _link_narrative(s: str, count: _Cand, cats: _Index, outs: _Index) -> None:
     """Category: nearest in the clause, else in the sentence; outcome: nearest in the clause."""
     ca, cb = stretch_around(s, count.start, _CLAUSE_END)
     sa, sb = stretch_around(s, count.start, _SENTENCE_END)
@@ -306,24 +351,26 @@ def _link_narrative(s: str, count: _Cand, cats: list[_Cand], outs: list[_Cand]) 
         count.links["outcome"] = out
 
 
-def _link_respectively(s: str, counts: list[_Cand], cats: list[_Cand], outs: list[_Cand]) -> None:
+def _link_respectively(s: str, counts: _Index, cats: _Index, outs: _Index) -> None:
     """`A、B分别为3件、5件`: pair the terms before 分别 with the counts after it, in order."""
     for m in re.finditer("分别", s):
         a, _ = stretch_around(s, m.start(), _SENTENCE_END + "，,：:")
         _, b = stretch_around(s, m.end(), _SENTENCE_END + "，,")
-        after = [c for c in counts if m.end() <= c.start and c.end <= b and not c.table]
+        after = [c for c in counts.within(m.end(), b) if not c.table]
         if len(after) < 2:
             continue
         for kind, terms in (("counts", cats), ("outcome", outs)):
-            named = [t for t in terms if a <= t.start and t.end <= m.start()]
+            named = terms.within(a, m.start())
             if len(named) == len(after):
                 for c, t in zip(after, named):
                     c.links[kind] = t
 
 
 def _row_header(s: str, count: _Cand, table_start: int) -> tuple[int, int] | None:
-    """The nearest non-numeric, non-empty cell before a table count (its row header)."""
+    """The nearest non-numeric, non-empty cell before a table count (its row header), looked for at most
+    _ROW_HEADER_REACH characters back (a row is never longer: a column of bare numbers has no header)."""
     pos = count.start
+    table_start = max(table_start, count.start - _ROW_HEADER_REACH)
     while pos > table_start:
         a, _ = stretch_around(s, pos - 1, "|\n")
         cell = s[a:pos].strip().strip("|").strip()
@@ -333,21 +380,21 @@ def _row_header(s: str, count: _Cand, table_start: int) -> tuple[int, int] | Non
     return None
 
 
-def _link_table(s: str, count: _Cand, cats, outs, table_start: int) -> None:
+def _link_table(s: str, count: _Cand, cats: _Index, outs: _Index, table_start: int) -> None:
     """Outcome and category from the row header; category else from the nearest one above in the table."""
     header = _row_header(s, count, table_start)
     if header:
         a, b = header
-        in_header = [t for t in outs if a <= t.start < b]
+        in_header = outs.starting_in(a, b)
         if in_header:
             count.links["outcome"] = in_header[-1]
-        in_header = [t for t in cats if a <= t.start < b]
+        in_header = cats.starting_in(a, b)
         if in_header:
             count.links["counts"] = in_header[-1]
             return
-    above = [t for t in cats if table_start <= t.start and t.end <= count.start]
+    above = cats.last_within(table_start, count.start)
     if above:
-        count.links["counts"] = above[-1]
+        count.links["counts"] = above
 
 
 def _table_starts(bounds, in_table: list[bool]) -> list[int]:
@@ -379,8 +426,10 @@ def _to_annotation(counts: list[_Cand], terms: list[_Cand]) -> Annotation:
     return Annotation(spans=spans, relations=relations)
 
 
-def annotate(text: str, lexicon_path: str | None = None) -> Annotation:
-    """Pre-annotate one report's clean text: spans (ids r1…) and COUNT -> CATEGORY/OUTCOME relations."""
+def annotate(text: str, lexicon_path: str | None = None, work: dict[str, int] | None = None) -> Annotation:
+    """Pre-annotate one report's clean text: spans (ids r1…) and COUNT -> CATEGORY/OUTCOME relations.
+
+    `work`, if given, receives the number of terms the linking searches examined (linear in the length)."""
     s = simplified_view(text)
     pats = _patterns(lexicon_path)
     bounds = _line_bounds(s)
@@ -392,8 +441,8 @@ def annotate(text: str, lexicon_path: str | None = None) -> Annotation:
     terms = _terms(s, counts, pats)
     _add_without_overlap(counts, _zero_counts(s, terms, pats))
     counts.sort(key=lambda c: c.start)
-    cats = [t for t in terms if t.label == "CATEGORY"]
-    outs = [t for t in terms if t.label == "OUTCOME"]
+    cats = _Index([t for t in terms if t.label == "CATEGORY"], work)
+    outs = _Index([t for t in terms if t.label == "OUTCOME"], work)
     line_starts = [a for a, _ in bounds]
     table_start = _table_starts(bounds, in_table)
     for c in counts:
@@ -402,7 +451,7 @@ def annotate(text: str, lexicon_path: str | None = None) -> Annotation:
             _link_table(s, c, cats, outs, table_start[line])
         else:
             _link_narrative(s, c, cats, outs)
-    _link_respectively(s, counts, cats, outs)
+    _link_respectively(s, _Index(counts, work), cats, outs)
     linked = {id(t) for c in counts for t in [*c.links.values(), *c.also]}
     for t in terms:
         line = bisect.bisect_right(line_starts, t.start) - 1

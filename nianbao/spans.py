@@ -45,13 +45,17 @@ class Annotation:
     relations: list[Relation] = field(default_factory=list)
 
 
-def stretch_around(text: str, pos: int, stops: str) -> tuple[int, int]:
-    """The [start, end) of the stretch of `text` around `pos` between characters in `stops` (a clause, a sentence)."""
-    start = pos
-    while start > 0 and text[start - 1] not in stops:
+MAX_STRETCH = 2000  # no clause or sentence runs longer: text without stops (a dump) ends a stretch here
+
+
+def stretch_around(text: str, pos: int, stops: str, limit: int = MAX_STRETCH) -> tuple[int, int]:
+    """The [start, end) of the stretch of `text` around `pos` between characters in `stops` (a clause, a sentence),
+    at most `limit` characters to each side, so that a text without stops costs no more per call."""
+    start, floor = pos, max(0, pos - limit)
+    while start > floor and text[start - 1] not in stops:
         start -= 1
-    end = pos
-    while end < len(text) and text[end] not in stops:
+    end, ceiling = pos, min(len(text), pos + limit)
+    while end < ceiling and text[end] not in stops:
         end += 1
     return start, end
 

@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
-from .labels import BIO_TAGS, LABEL_NAMES, id2label, label2id
+from .labels import BIO_TAGS, LABEL_NAMES, id2label
 from .model import uses_rule_features
 from .paths import CONFIGS_DIR, PROJECT_ROOT
 from .spans import AnnotatedDoc, Span, spans_to_bio

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nianbao.chunking import _inside_number, make_windows, stitch
+from nianbao.chunking import StreamingStitcher, _inside_number, make_windows, stitch
 from nianbao.synth import generate
 
 
@@ -63,3 +63,29 @@ def test_stitch_trusts_the_more_central_window():
     out = stitch(16, windows, [a, b])
     assert out[6, 0] > out[6, 1]  # position 6 is near the end of window 2's left edge: window 1 sees more
     assert out[9, 1] > out[9, 0]  # position 9 is at window 1's right edge
+
+
+def test_streaming_stitcher_gives_what_stitch_gives_and_holds_only_a_few_windows(texts):
+    """A long report is stitched as its windows arrive: the same values as the whole-document stitch,
+    with a buffer that never grows beyond about one window whatever the report's length."""
+    text = "\n".join(texts) * 4
+    rng = np.random.default_rng(1)
+    windows = make_windows(text, 40, 10)
+    per_window = [rng.random((e - s, 5)) for s, e in windows]
+    whole = stitch(len(text), windows, per_window)
+    streamer = StreamingStitcher(len(text), 5)
+    parts, held = [], 0
+    for k, (window, probs) in enumerate(zip(windows, per_window)):
+        streamer.add(window, probs)
+        held = max(held, len(streamer.weight))
+        nxt = windows[k + 1][0] if k + 1 < len(windows) else None
+        parts.append(streamer.take(streamer.final_upto(nxt)))
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert held <= 40 and len(text) > 100 * 40
+
+
+def test_streaming_stitcher_refuses_windows_out_of_order():
+    streamer = StreamingStitcher(30, 2)
+    streamer.add((10, 20), np.ones((10, 2)))
+    with pytest.raises(ValueError, match="arrives after"):
+        streamer.add((5, 15), np.ones((10, 2)))

@@ -208,3 +208,60 @@ def test_without_inputs_or_real_reports_the_demo_report_is_used(tmp_path, monkey
     assert "synthetic demo report" in capsys.readouterr().err
     records = read_jsonl(tmp_path / "out" / "records.jsonl")
     assert [r["doc_id"] for r in records] == ["demo_report"] and records[0]["facts"]
+
+
+class WatchedRules(pipeline.RulesPredictor):
+    """The rules backend, noting how many records infer has written each time the tagger resumes after
+    handing over a report's spans."""
+
+    def __init__(self, records_path: Path) -> None:
+        super().__init__()
+        self.records_path, self.written_before = records_path, []
+
+    def predict_iter(self, texts, progress=None):
+        for i, spans in super().predict_iter(texts, progress):
+            yield i, spans
+            lines = self.records_path.read_text(encoding="utf-8").count("\n") if self.records_path.exists() else 0
+            self.written_before.append(lines)
+
+
+def test_each_record_is_written_as_soon_as_its_report_is_done(tmp_path, monkeypatch):
+    """A batch of four: when the tagger moves on from report n, its record is on disk already, so a long
+    report never holds back the records of the reports before it, and a stop keeps them."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for path in REPORTS[:4]:
+        shutil.copy(path, src / path.name)
+    out = tmp_path / "out"
+    watched = WatchedRules(out / "records.jsonl")
+    monkeypatch.setattr(infer, "make_predictor", lambda *a, **k: watched)
+    assert run_infer(src, "--out", out, "--backend", "rules", "--batch-size", "4") == 0
+    assert watched.written_before == [1, 2, 3, 4]
+    assert len(read_jsonl(out / "records.jsonl")) == 4
+
+
+def test_junk_inputs_are_reported_at_once_and_the_rest_is_done(tmp_path):
+    """A large file of one repeated character and a binary file renamed .txt go to errors.jsonl with the
+    reason, before any tagging; the real report beside them gets its record."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(REPORTS[0], src / REPORTS[0].name)
+    (src / "repeated.txt").write_text("啊" * 3_000_000, encoding="utf-8")
+    import random
+
+    rng = random.Random(0)
+    (src / "binary.txt").write_bytes(bytes(rng.randrange(1, 256) for _ in range(200_000)))
+    out = tmp_path / "out"
+    assert run_infer(src, "--out", out, "--backend", "rules") == 0
+    errors = {Path(e["file"]).name: e["error"] for e in read_jsonl(out / "errors.jsonl")}
+    assert set(errors) == {"repeated.txt", "binary.txt"}
+    assert "one character" in errors["repeated.txt"]
+    assert [r["doc_id"] for r in read_jsonl(out / "records.jsonl")] == [REPORTS[0].stem]
+
+
+def test_a_long_report_gets_a_batch_of_its_own():
+    jobs = [pipeline.Job(f"{n}.txt", n, "0" * 64, size) for n, size in
+            [("a", 10_000), ("b", 20_000), ("big", 5 * 2**20), ("c", 10_000), ("d", 10_000)]]
+    batches = infer._batches(jobs, size=16)
+    assert [[j.doc_id for j in b] for b in batches] == [["a", "b"], ["big"], ["c", "d"]]
+    assert [[j.doc_id for j in b] for b in infer._batches(jobs[:2] + jobs[3:], size=2)] == [["a", "b"], ["c", "d"]]

@@ -213,3 +213,20 @@ def test_decoding_only_where_entities_are_possible_gives_the_full_path():
     for start in (20, 150, 151, 300):  # uncertain stretches inside a confidently-O text
         probs[start : start + 12] = rng.dirichlet(np.ones(len(BIO_TAGS)), size=12)
     assert (decode_tags(probs) == viterbi_tags(probs)).all()
+
+
+def test_predict_iter_streams_reports_in_order_with_the_spans_of_the_whole_document_path(char_dir):
+    """Streaming (chunks of windows across reports, stitched and decoded as they become final) gives the
+    spans the whole-document path gives, one report at a time and in input order; progress counts characters."""
+    from nianbao.model import probs_to_spans
+    from nianbao.repair import repair_spans
+
+    tagger = Tagger.load(char_dir, quantize=False)  # int8 activations depend on the batch: compare in float
+    texts = [TEXT * 40, "", TEXT, TEXT * 3]
+    whole = [repair_spans(t, probs_to_spans(p)) for t, p in zip(texts, tagger._probs(texts, texts, 8))]
+    done: list[int] = []
+    streamed = list(tagger.predict_iter(texts, batch_size=8, views=texts, chunk_windows=5, progress=done.append))
+    assert [i for i, _ in streamed] == [0, 1, 2, 3]
+    key = lambda spans: [(s.start, s.end, s.label, round(s.score, 4)) for s in spans]  # noqa: E731
+    assert [key(s) for _, s in streamed] == [key(s) for s in whole]
+    assert sum(done) == sum(map(len, texts))

@@ -252,3 +252,48 @@ def test_rule_categories_give_a_zero_statement_the_nouns_the_tagger_left_untagge
     assert (plain["reconsiderations"], plain["lawsuits"]) == (None, None)
     assert (helped["reconsiderations"], helped["lawsuits"]) == (0, 0)
     assert [s["label"] for s in helped["spans"]] == ["COUNT"]  # the rules' terms are never output as spans
+
+
+def _python_lines_run(fn) -> int:
+    """How many Python lines `fn()` executes (comprehension iterations included): a count of work."""
+    import sys
+
+    count = 0
+
+    def tracer(frame, event, arg):
+        nonlocal count
+        count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        fn()
+    finally:
+        sys.settrace(None)
+    return count
+
+
+def test_tagging_and_structuring_a_report_costs_in_proportion_to_its_length():
+    """Rules, linking, tables, facts and the record of one report 16 times as long take at most 16 times
+    the Python lines (a scan of every span for every count would grow with the square of the length)."""
+    import random
+
+    from nianbao.ingest import make_document
+    from nianbao.pipeline import RulesPredictor
+    from nianbao.synth import generate_one
+
+    rng = random.Random(5)
+    parts = [generate_one(rng, f"s{i}", tables=True).text for i in range(64)]
+    work, chars = {}, {}
+    for k in (4, 64):
+        doc = make_document("\n\n".join(parts[:k]), doc_id=f"long{k}")
+        rules = RulesPredictor()
+
+        def run():
+            spans = next(rules.predict_iter([doc.simplified]))[1]
+            record_for(doc, spans, "0" * 64, "t")
+
+        run()  # lexicon and patterns loaded once, outside the count
+        work[k], chars[k] = _python_lines_run(run), len(doc.simplified)
+    per_char = (work[64] / chars[64]) / (work[4] / chars[4])
+    assert per_char <= 1.0, f"work per character grew {per_char:.2f}x for a 16x longer report"

@@ -283,3 +283,16 @@ def test_rules_zero_statement_links_the_head_nouns_and_spaced_counts_are_counts(
     assert {("未产生", "行政复议"), ("未产生", "行政诉讼")} <= links
     assert not any(a == "未产生" and b == "政府信息" for a, b in links)
     assert ("0 元", "信息处理费") in links and ("12 条", "主动公开政府信息") in links
+
+
+def test_linking_work_grows_linearly_with_the_length_of_a_report():
+    """Each count's neighbour searches look only at the terms in its window: 16 times the text, about
+    16 times the terms examined (a scan of every term for every count would give 256 times)."""
+    from nianbao.synth import generate
+
+    text = "\n".join(d.text for d in generate(6, seed=11))
+    short, long = {}, {}
+    annotate(text, work=short)
+    annotate("\n".join([text] * 16), work=long)
+    assert short["examined"] > 100
+    assert long["examined"] <= 16 * 1.2 * short["examined"]

@@ -6,7 +6,6 @@ the repository); the test that reads the real annotations skips when they are ab
 
 from __future__ import annotations
 
-import glob
 import json
 
 import numpy as np
