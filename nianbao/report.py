@@ -1,14 +1,18 @@
-"""The browser view of a batch (report.html) and its pandas-ready CSVs.
+"""The browser view of a batch (report.html and pages/) and its pandas-ready CSVs.
 
-report.html is one self-contained file: inline CSS, no scripts, no external assets, so it
-opens from disk with no server. On top, a summary table (one row per report: fields and
-check counts); below, per report, its original text with every span highlighted in its
-label's colour (`nianbao.labels.COLOURS`), its facts table, its record fields and checks.
-Every piece of text is HTML-escaped.
+The view stays usable at 10,000 reports because no page holds every text:
 
-Each report's section is rendered while the report is processed (`render_document`, which
-needs the original text) and kept as a fragment file; `write_html` joins the summary and
-the fragments at the end, streaming, so the batch never holds all texts in memory.
+- `pages/DOC_ID.html`, one page per report, rendered while the report is processed
+  (`render_document`, which needs the original text) and written as soon as it is done: its
+  original text with every span highlighted in its label's colour (`nianbao.labels.COLOURS`),
+  its record fields, checks and facts (fact i has the anchor `#fact-i`, which
+  `nianbao.compare` links to). Inline CSS, no scripts.
+- `report.html`, the index (`write_html`, streamed from records.jsonl at the end; its size is
+  one table row per report): one row per report with its fields and check counts, linking to
+  its page; a small inline script sorts by any column and filters by agency, year and failing
+  checks (without scripts it is still the whole table).
+
+Every page opens from disk with no server and no external asset; every piece of text is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import os
 from pathlib import Path
 from typing import Iterable, Iterator
+from urllib.parse import quote
 
 from .labels import COLOURS, LABEL_NAMES
 from .records import RECORD_FIELDS, iter_records
@@ -28,6 +33,17 @@ FACT_COLUMNS = ("value", "unit", "approx", "count_text", "category_text", "categ
 RECORD_HEAD = ("doc_id", "source", "agency", "year")
 RECORD_TAIL = ("n_facts", "checks_fail", "checks_uncertain", "sha256", "model_version")
 STATUS_COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "uncertain": "#ef6c00"}
+PAGES_DIR = "pages"  # one page per report, beside report.html
+
+
+def page_name(doc_id: str) -> str:
+    """The file name of a report's page in PAGES_DIR."""
+    return f"{doc_id}.html"
+
+
+def page_href(doc_id: str) -> str:
+    """A report's page, relative to report.html (percent-encoded: doc ids are file stems, often Chinese)."""
+    return f"{PAGES_DIR}/{quote(page_name(doc_id))}"
 
 esc = html.escape
 
@@ -46,6 +62,10 @@ table {{ border-collapse: collapse; margin: .5em 0; font-size: 90%; }}
 th, td {{ border: 1px solid #bbb; padding: 2px 6px; vertical-align: top; }}
 pre.text {{ white-space: pre-wrap; background: #fafafa; border: 1px solid #ddd; padding: .8em; max-height: 30em; overflow: auto; }}
 section.report {{ border-top: 3px solid #444; margin-top: 2em; }}
+tr:target {{ outline: 3px solid #1565c0; }}
+table.index th {{ cursor: pointer; user-select: none; position: sticky; top: 0; background: #eee; }}
+table.index th.sorted-asc::after {{ content: " ▲"; }} table.index th.sorted-desc::after {{ content: " ▼"; }}
+.filters label {{ margin-right: 1.2em; }}
 .status-pass {{ color: {STATUS_COLOURS['pass']}; }} .status-fail {{ color: {STATUS_COLOURS['fail']}; font-weight: bold; }}
 .status-uncertain {{ color: {STATUS_COLOURS['uncertain']}; }}
 {label_rules}
@@ -60,7 +80,7 @@ def highlight(original: str, spans: list[dict]) -> str:
             continue
         parts.append(esc(original[cursor : span["start"]]))
         title = f'{span["label"]} {span.get("score", 1.0):.2f}'
-        parts.append(f'<mark class="lbl-{esc(span["label"])}" title="{esc(title)}">'
+        parts.append(f'<mark id="at-{int(span["start"])}" class="lbl-{esc(span["label"])}" title="{esc(title)}">'
                      f'{esc(original[span["start"] : span["end"]])}</mark>')
         cursor = span["end"]
     parts.append(esc(original[cursor:]))
@@ -71,10 +91,12 @@ def _cell(value) -> str:
     return "" if value is None else esc(str(value))
 
 
-def _facts_table(facts: list[dict]) -> str:
+def _facts_table(facts: list[dict], span_starts: set[int]) -> str:
+    """Fact i is row `#fact-i`; its number links to its highlighted span in the text when one starts there."""
     head = "".join(f"<th>{c}</th>" for c in ("#",) + FACT_COLUMNS)
     rows = "".join(
-        "<tr>" + f"<td>{i}</td>" + "".join(f"<td>{_cell(f.get(c))}</td>" for c in FACT_COLUMNS) + "</tr>"
+        f"<tr id='fact-{i}'><td>" + (f"<a href='#at-{f['start']}'>{i}</a>" if f.get("start") in span_starts else str(i))
+        + "</td>" + "".join(f"<td>{_cell(f.get(c))}</td>" for c in FACT_COLUMNS) + "</tr>"
         for i, f in enumerate(facts)
     )
     return f"<table class='facts'><tr>{head}</tr>{rows}</table>"
@@ -103,16 +125,25 @@ def _checks_table(checks: list[dict]) -> str:
             f"<th>facts</th><th>message</th></tr>{rows}</table>")
 
 
+def _page_head(title: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang='zh'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+            f"<style>{_style()}</style></head><body>\n")
+
+
 def render_document(record: dict, original: str) -> str:
-    """One report's section: highlighted text, facts, record fields and checks."""
+    """One report's page (pages/DOC_ID.html): highlighted text, record fields, checks and facts."""
     title = f"{record['doc_id']} — {record.get('agency') or '?'} {record.get('year') or ''}"
+    spans = record.get("spans", [])
     return (
+        _page_head(title)
+        + "<p><a href='../report.html'>← all reports</a></p>"
         f"<section class='report' id='{_anchor(record['doc_id'])}'>"
-        f"<h2>{esc(title)}</h2><p>source: {esc(str(record.get('source', '')))}<br>"
+        f"<h1>{esc(title)}</h1><p>source: {esc(str(record.get('source', '')))}<br>"
         f"sha256: {esc(record.get('sha256', ''))} · model: {esc(str(record.get('model_version', '')))}</p>"
-        f"<h3>Text</h3><pre class='text'>{highlight(original, record.get('spans', []))}</pre>"
-        f"<h3>Record</h3>{_fields_table(record)}<h3>Checks</h3>{_checks_table(record.get('checks', []))}"
-        f"<h3>Facts</h3>{_facts_table(record.get('facts', []))}</section>\n"
+        f"<p>Labels: {_legend()}</p>"
+        f"<h2>Record</h2>{_fields_table(record)}<h2>Checks</h2>{_checks_table(record.get('checks', []))}"
+        f"<h2>Facts</h2>{_facts_table(record.get('facts', []), {s['start'] for s in spans})}"
+        f"<h2>Text</h2><pre class='text'>{highlight(original, spans)}</pre></section>\n</body></html>\n"
     )
 
 
@@ -121,12 +152,15 @@ def _status_counts(record: dict) -> tuple[int, int]:
     return statuses.count("fail"), statuses.count("uncertain")
 
 
-def _summary_rows(records: Iterable[dict]) -> Iterator[str]:
+def _summary_rows(records: Iterable[dict], pages_dir: Path) -> Iterator[str]:
     for rec in records:
         fail, unsure = _status_counts(rec)
         cells = "".join(f"<td>{_cell(rec.get(f))}</td>" for f in RECORD_FIELDS)
-        yield (f"<tr><td><a href='#{_anchor(rec['doc_id'])}'>{esc(rec['doc_id'])}</a></td>"
-               f"<td>{_cell(rec.get('agency'))}</td><td>{_cell(rec.get('year'))}</td>{cells}"
+        doc_id = rec["doc_id"]
+        link = (f"<a href='{esc(page_href(doc_id))}'>{esc(doc_id)}</a>" if (pages_dir / page_name(doc_id)).exists()
+                else f"{esc(doc_id)} <small>(no page)</small>")
+        yield (f"<tr data-agency='{esc(str(rec.get('agency') or ''))}' data-year='{_cell(rec.get('year'))}' data-fail='{fail}'>"
+               f"<td>{link}</td><td>{_cell(rec.get('agency'))}</td><td>{_cell(rec.get('year'))}</td>{cells}"
                f"<td>{len(rec.get('facts', []))}</td><td class='status-fail'>{fail}</td><td class='status-uncertain'>{unsure}</td></tr>\n")
 
 
@@ -134,24 +168,75 @@ def _legend() -> str:
     return " ".join(f"<mark class='lbl-{name}'>{name}</mark>" for name in LABEL_NAMES)
 
 
+# Sorting and filtering in the page itself: rows are hidden, never removed, so the table without
+# scripts is the same table. Sorting moves row elements (O(n log n)); filtering touches each row once.
+INDEX_SCRIPT = """
+(function () {
+  var table = document.getElementById('index'), body = table.tBodies[0];
+  var rows = Array.prototype.slice.call(body.rows);
+  var agency = document.getElementById('f-agency'), year = document.getElementById('f-year');
+  var failing = document.getElementById('f-failing'), shown = document.getElementById('shown');
+  var years = {};
+  rows.forEach(function (r) { if (r.dataset.year) years[r.dataset.year] = true; });
+  Object.keys(years).sort().forEach(function (y) {
+    var o = document.createElement('option'); o.value = y; o.textContent = y; year.appendChild(o);
+  });
+  function apply() {
+    var a = agency.value.trim().toLowerCase(), y = year.value, f = failing.checked, n = 0;
+    rows.forEach(function (r) {
+      var ok = (!a || r.dataset.agency.toLowerCase().indexOf(a) >= 0) && (!y || r.dataset.year === y)
+               && (!f || Number(r.dataset.fail) > 0);
+      r.hidden = !ok; if (ok) n++;
+    });
+    shown.textContent = n + ' of ' + rows.length + ' reports';
+  }
+  function key(r, i) {
+    var t = r.cells[i].textContent.trim(), v = Number(t);
+    return t === '' ? null : (isNaN(v) ? t : v);
+  }
+  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+    th.addEventListener('click', function () {
+      var desc = th.classList.contains('sorted-asc');
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.classList.remove('sorted-asc', 'sorted-desc'); });
+      th.classList.add(desc ? 'sorted-desc' : 'sorted-asc');
+      var keyed = rows.map(function (r, n) { return [key(r, i), n, r]; });
+      keyed.sort(function (p, q) {
+        var a = p[0], b = q[0];
+        if (a === null || b === null) return a === b ? p[1] - q[1] : (a === null ? 1 : -1);  // blanks last
+        var c = (typeof a === typeof b) ? (a < b ? -1 : a > b ? 1 : 0) : (typeof a === 'number' ? -1 : 1);
+        return (desc ? -c : c) || p[1] - q[1];
+      });
+      rows = keyed.map(function (k) { return k[2]; });
+      var frag = document.createDocumentFragment();
+      rows.forEach(function (r) { frag.appendChild(r); });
+      body.appendChild(frag);
+    });
+  });
+  [agency, year, failing].forEach(function (el) { el.addEventListener('input', apply); el.addEventListener('change', apply); });
+  apply();
+})();
+"""
+
+
 def write_html(records_path: Path, parts_dir: Path, out_path: Path) -> None:
-    """report.html from records.jsonl and the per-report fragments (temp file, then rename)."""
+    """report.html, the index of a batch: one row per report of records.jsonl linking to its page in
+    `parts_dir` (pages/, written by infer as each report finishes); streamed, temp file then rename.
+
+    `parts_dir` must be the folder PAGES_DIR beside `out_path`: the links are relative."""
     tmp = out_path.with_name(out_path.name + ".tmp")
-    head = "".join(f"<th>{c}</th>" for c in ("doc_id", "agency", "year") + RECORD_FIELDS + ("facts", "fail", "uncertain"))
+    cols = ("doc_id", "agency", "year") + RECORD_FIELDS + ("facts", "fail", "uncertain")
+    head = "".join(f"<th>{c}</th>" for c in cols)
     with open(tmp, "w", encoding="utf-8") as out:
-        out.write(f"<!DOCTYPE html>\n<html lang='zh'><head><meta charset='utf-8'><title>nianbao records</title>"
-                  f"<style>{_style()}</style></head><body>\n<h1>nianbao records</h1><p>Labels: {_legend()}</p>\n")
-        out.write(f"<table class='summary'><tr>{head}</tr>\n")
-        out.writelines(_summary_rows(iter_records(records_path)))
-        out.write("</table>\n")
-        for rec in iter_records(records_path):
-            part = parts_dir / f"{rec['doc_id']}.html"
-            if part.exists():
-                out.write(part.read_text(encoding="utf-8"))
-            else:
-                out.write(f"<section class='report' id='{_anchor(rec['doc_id'])}'><h2>{esc(rec['doc_id'])}</h2>"
-                          "<p>(text view not available)</p></section>\n")
-        out.write("</body></html>\n")
+        out.write(_page_head("nianbao records") + "<h1>nianbao records</h1>\n"
+                  "<p>One row per report; a report's id opens its page (text with spans, record, checks, facts). "
+                  "Click a column to sort.</p>\n<p class='filters'>"
+                  "<label>agency contains <input id='f-agency' type='search'></label>"
+                  "<label>year <select id='f-year'><option value=''>all</option></select></label>"
+                  "<label><input id='f-failing' type='checkbox'> only reports with failing checks</label>"
+                  "<span id='shown'></span></p>\n")
+        out.write(f"<table class='summary index' id='index'><thead><tr>{head}</tr></thead><tbody>\n")
+        out.writelines(_summary_rows(iter_records(records_path), parts_dir))
+        out.write(f"</tbody></table>\n<script>{INDEX_SCRIPT}</script>\n</body></html>\n")
     os.replace(tmp, out_path)
 
 
