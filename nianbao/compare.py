@@ -237,6 +237,7 @@ class Row:
     model_version: str
     evidence: dict[str, tuple[int, str]]  # field -> (fact index, evidence text)
     page: Path | None  # the report's page, when the records' folder has it
+    failing: list[str] = field(default_factory=list)  # names of the report's own failing checks
     order: int = 0
     body: Body | None = None
 
@@ -380,11 +381,13 @@ def _row(rec: dict, path: Path, n: int, pages: Path, warnings: Warnings) -> Row:
         if fields.get(name) is not None and indices and isinstance(indices[0], int) and 0 <= indices[0] < len(facts):
             fact = facts[indices[0]]
             evidence[name] = (indices[0], str(fact.get("evidence") or fact.get("count_text") or "")[:EVIDENCE_CHARS])
-    statuses = [c.get("status") for c in rec.get("checks") or [] if isinstance(c, dict)]
+    own = [c for c in rec.get("checks") or [] if isinstance(c, dict)]
+    statuses = [c.get("status") for c in own]
     page = pages / page_name(doc_id)
     return Row(doc_id, str(path), n, str(rec.get("source", "")), agency, year, fields, statuses.count("fail"),
                statuses.count("uncertain"), len(facts), str(rec.get("sha256", "")), str(rec.get("model_version", "")),
-               evidence, page if page.is_file() else None)
+               evidence, page if page.is_file() else None,
+               failing=[str(c.get("check")) + (f" ({c['field']})" if c.get("field") else "") for c in own if c.get("status") == "fail"])
 
 
 def _store_facts_and_checks(db: sqlite3.Connection, rec: dict, row: Row) -> None:
@@ -698,12 +701,15 @@ def write_compare_html(cmp: Comparison, out_path: Path) -> None:
     for c in cmp.checks:
         by_body[c["body_id"]].append(c)
     flagged = []
-    for body_id, checks in by_body.items():
+    for body_id, by_year in cmp.panel.items():
+        checks = by_body.get(body_id, [])
         fail = [c for c in checks if c["status"] == "fail"]
         unsure = [c for c in checks if c["status"] == "uncertain"]
-        if fail or unsure:
-            flagged.append((-len(fail), -len(unsure), cmp.bodies[body_id].name, body_id, fail, unsure))
-    flagged.sort()
+        own = [(year, row) for year, row in sorted(by_year.items()) if row.failing]
+        if fail or unsure or own:
+            flagged.append((-len(fail), -sum(len(r.failing) for _, r in own), -len(unsure), cmp.bodies[body_id].name,
+                            body_id, fail, unsure, own))
+    flagged.sort(key=lambda f: f[:4])
     n_panel = sum(len(v) for v in cmp.panel.values())
     tmp = out_path.with_name(out_path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as out:
@@ -718,15 +724,18 @@ def write_compare_html(cmp: Comparison, out_path: Path) -> None:
                       + ("<li>…</li>" if len(cmp.warnings) > len(shown) else "") + "</ul></details>\n")
         out.write("<h2>Bodies with failing checks</h2>\n")
         if flagged:
-            out.write("<table class='failing'><tr><th>body</th><th>fail</th><th>uncertain</th><th>checks</th></tr>\n")
-            for _, _, name, body_id, fail, unsure in flagged:
-                listed = "<br>".join(f"<span class='status-{c['status']}'>{esc(c['check'])} {c['year_from']}→{c['year_to']}</span>: "
-                                     f"{esc(c['message'])}" for c in fail + unsure)
+            out.write("<table class='failing'><tr><th>body</th><th>cross-year fail</th><th>uncertain</th>"
+                      "<th>reports' own failing checks</th><th>checks</th></tr>\n")
+            for _, _, _, name, body_id, fail, unsure, own in flagged:
+                listed = [f"<span class='status-{c['status']}'>{esc(c['check'])} {c['year_from']}→{c['year_to']}</span>: "
+                          f"{esc(c['message'])}" for c in fail + unsure]
+                listed += [f"<span class='status-fail'>{year} {esc(row.doc_id)}</span>: {esc(', '.join(row.failing))}" for year, row in own]
                 out.write(f"<tr data-body-id='{body_id}'><td><a href='#{_anchor(body_id)}'>{esc(name)}</a></td>"
-                          f"<td class='status-fail'>{len(fail)}</td><td class='status-uncertain'>{len(unsure)}</td><td>{listed}</td></tr>\n")
+                          f"<td class='status-fail'>{len(fail)}</td><td class='status-uncertain'>{len(unsure)}</td>"
+                          f"<td class='status-fail'>{sum(len(r.failing) for _, r in own)}</td><td>{'<br>'.join(listed)}</td></tr>\n")
             out.write("</table>\n")
         else:
-            out.write("<p>None: every cross-year check passed.</p>\n")
+            out.write("<p>None: every cross-year check passed and no report has a failing check of its own.</p>\n")
         for body in sorted(cmp.bodies.values(), key=lambda b: b.name):
             out.write(_body_section(cmp, body, by_body.get(body.body_id, []), out_path))
         out.write("</body></html>\n")

@@ -66,6 +66,7 @@ tr:target {{ outline: 3px solid #1565c0; }}
 table.index th {{ cursor: pointer; user-select: none; position: sticky; top: 0; background: #eee; }}
 table.index th.sorted-asc::after {{ content: " ▲"; }} table.index th.sorted-desc::after {{ content: " ▼"; }}
 .filters label {{ margin-right: 1.2em; }}
+table.index td:nth-child(2) {{ white-space: nowrap; }}
 .status-pass {{ color: {STATUS_COLOURS['pass']}; }} .status-fail {{ color: {STATUS_COLOURS['fail']}; font-weight: bold; }}
 .status-uncertain {{ color: {STATUS_COLOURS['uncertain']}; }}
 {label_rules}
@@ -102,10 +103,15 @@ def _facts_table(facts: list[dict], span_starts: set[int]) -> str:
     return f"<table class='facts'><tr>{head}</tr>{rows}</table>"
 
 
+def _fact_links(indices: list[int]) -> str:
+    return ", ".join(f"<a href='#fact-{int(i)}'>{int(i)}</a>" for i in indices)
+
+
 def _fields_table(record: dict) -> str:
     sources = record.get("sources", {})
     rows = "".join(
-        f"<tr><th>{esc(name)}</th><td>{_cell(record.get(name))}</td><td>{esc(', '.join(map(str, sources.get(name, []))))}</td></tr>"
+        f"<tr><th>{esc(name)}</th><td>{_cell(record.get(name))}</td>"
+        f"<td>{_fact_links(sources.get(name, []))}</td></tr>"
         for name in RECORD_FIELDS
     )
     return f"<table class='record'><tr><th>field</th><th>value</th><th>from facts</th></tr>{rows}</table>"
@@ -141,9 +147,9 @@ def render_document(record: dict, original: str) -> str:
         f"<h1>{esc(title)}</h1><p>source: {esc(str(record.get('source', '')))}<br>"
         f"sha256: {esc(record.get('sha256', ''))} · model: {esc(str(record.get('model_version', '')))}</p>"
         f"<p>Labels: {_legend()}</p>"
+        f"<h2>Text</h2><pre class='text'>{highlight(original, spans)}</pre>"
         f"<h2>Record</h2>{_fields_table(record)}<h2>Checks</h2>{_checks_table(record.get('checks', []))}"
-        f"<h2>Facts</h2>{_facts_table(record.get('facts', []), {s['start'] for s in spans})}"
-        f"<h2>Text</h2><pre class='text'>{highlight(original, spans)}</pre></section>\n</body></html>\n"
+        f"<h2>Facts</h2>{_facts_table(record.get('facts', []), {s['start'] for s in spans})}</section>\n</body></html>\n"
     )
 
 
