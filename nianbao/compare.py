@@ -660,7 +660,7 @@ def _value_links(field_name: str, years: list[int], by_year: dict[int, Row], out
         text = f"{year}: {_fmt(value)}"
         title = esc(evidence or row.doc_id)
         out.append(f"<a href='{esc(href)}' title='{title}'>{text}</a>" if href else f"<span title='{title}'>{text}</span>")
-    return "".join(out)
+    return " ".join(out)
 
 
 def _check_line(c: dict) -> str:
