@@ -61,6 +61,7 @@ from .records import RECORD_FIELDS, iter_numbered_records
 from .report import FACT_COLUMNS, PAGES_DIR, page_name
 
 DEFAULT_JUMP_FACTOR = 10.0
+DEFAULT_BODIES_PER_PAGE = 200  # body sections per HTML page: about 3 MB a page with real records
 SQLITE_NAME = "compare.sqlite"
 PANEL_HEAD = ("body_id", "body", "agency", "year", "doc_id")
 PANEL_COLUMNS = PANEL_HEAD + RECORD_FIELDS + ("checks_fail", "checks_uncertain")
@@ -68,7 +69,7 @@ CHANGE_COLUMNS = ("body_id", "body", "field", "year_from", "year_to", "value_fro
 CHECK_COLUMNS = ("check", "status", "body_id", "body", "year_from", "year_to", "field_from", "value_from",
                  "field_to", "value_to", "doc_from", "doc_to", "message")
 BODY_COLUMNS = ("body_id", "body", "rule", "names", "reports")
-EVIDENCE_CHARS = 160  # evidence kept per value, for the chart's tooltip
+EVIDENCE_CHARS = 160  # evidence quoted in a chart's tooltip where the report has no page to link to
 
 esc = html.escape
 
@@ -376,17 +377,19 @@ def _row(rec: dict, path: Path, n: int, pages: Path, warnings: Warnings) -> Row:
             warnings.add(path, n, f"record {doc_id}: {name} is not a number ({rec.get(name)!r}); taken as not stated")
         fields[name] = value
     facts = rec.get("facts") if isinstance(rec.get("facts"), list) else []
-    evidence = {}
+    page = pages / page_name(doc_id)
+    has_page = page.is_file()
+    evidence = {}  # the fact of each value; its evidence text only where no page shows it
     for name, indices in (rec.get("sources") or {}).items():
         if fields.get(name) is not None and indices and isinstance(indices[0], int) and 0 <= indices[0] < len(facts):
-            fact = facts[indices[0]]
-            evidence[name] = (indices[0], str(fact.get("evidence") or fact.get("count_text") or "")[:EVIDENCE_CHARS])
+            fact = facts[indices[0]] if isinstance(facts[indices[0]], dict) else {}
+            text = "" if has_page else str(fact.get("evidence") or fact.get("count_text") or "")[:EVIDENCE_CHARS]
+            evidence[name] = (indices[0], text)
     own = [c for c in rec.get("checks") or [] if isinstance(c, dict)]
     statuses = [c.get("status") for c in own]
-    page = pages / page_name(doc_id)
     return Row(doc_id, str(path), n, str(rec.get("source", "")), agency, year, fields, statuses.count("fail"),
                statuses.count("uncertain"), len(facts), str(rec.get("sha256", "")), str(rec.get("model_version", "")),
-               evidence, page if page.is_file() else None,
+               evidence, page if has_page else None,
                failing=[str(c.get("check")) + (f" ({c['field']})" if c.get("field") else "") for c in own if c.get("status") == "fail"])
 
 
@@ -548,7 +551,7 @@ def write_sqlite_rest(db: sqlite3.Connection, cmp: Comparison) -> None:
 
 
 def compare_files(paths: list[Path | str], out_dir: Path | str, aliases: Path | str | None = None,
-                  jump_factor: float = DEFAULT_JUMP_FACTOR) -> Comparison:
+                  jump_factor: float = DEFAULT_JUMP_FACTOR, bodies_per_page: int = DEFAULT_BODIES_PER_PAGE) -> Comparison:
     """Read the records files, compare, write every output into `out_dir` (each temp file then rename)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -572,7 +575,7 @@ def compare_files(paths: list[Path | str], out_dir: Path | str, aliases: Path | 
     _write_csv(out_dir / "changes.csv", CHANGE_COLUMNS, cmp.changes)
     _write_csv(out_dir / "checks.csv", CHECK_COLUMNS, cmp.checks)
     _write_csv(out_dir / "bodies.csv", BODY_COLUMNS, body_dicts(cmp))
-    write_compare_html(cmp, out_dir / "compare.html")
+    write_compare_html(cmp, out_dir / "compare.html", bodies_per_page)
     return cmp
 
 
@@ -589,8 +592,8 @@ figure.chart { margin: 0; border: 1px solid #ddd; padding: 4px; }
 figure.chart figcaption { font-size: 80%; font-weight: bold; }
 svg.chart polyline { fill: none; stroke: #1565c0; stroke-width: 1.5; }
 svg.chart circle { fill: #1565c0; } svg.chart a circle { fill: #0d47a1; } svg.chart a:hover circle { fill: #c62828; }
-svg.chart text { font-size: 9px; fill: #333; } svg.chart line.axis { stroke: #999; }
-.values { font-size: 80%; } .values a, .values span { margin-right: .6em; }
+svg.chart text { font-size: 9px; fill: #333; text-anchor: middle; } svg.chart a text { fill: #0d47a1; text-decoration: underline; }
+svg.chart line.axis { stroke: #999; }
 .status-pass { color: #2e7d32; } .status-fail { color: #c62828; font-weight: bold; } .status-uncertain { color: #ef6c00; }
 .muted { color: #777; font-size: 85%; }
 """
@@ -614,8 +617,10 @@ def _fmt(value: Any) -> str:
 
 
 def chart_svg(field_name: str, years: list[int], by_year: dict[int, Row], out_path: Path) -> str:
-    """A small line chart of one field over the body's years: one circle per stated value (linked
-    to its evidence), a line through them, the first and last year on the axis."""
+    """A small line chart of one field over the body's years: a circle and its value per stated year,
+    linked to the fact's row on the report's page (its evidence), a line through them, the first and
+    last year on the axis. Where there is no page to link to, the tooltip quotes the evidence instead.
+    About 150 bytes a point: compare.html grows by one chart per body and field stated."""
     lo, hi = years[0], years[-1]
     stated = [(y, by_year[y].fields[field_name]) for y in years if by_year[y].fields[field_name] is not None]
     top = max((v for _, v in stated), default=0) or 1
@@ -628,39 +633,24 @@ def chart_svg(field_name: str, years: list[int], by_year: dict[int, Row], out_pa
         return PAD_TOP + (CHART_H - PAD_TOP - PAD_BOTTOM) * (1 - value / top)
 
     base = CHART_H - PAD_BOTTOM
-    parts = [f"<svg class='chart' data-field='{field_name}' width='{CHART_W}' height='{CHART_H}' "
-             f"viewBox='0 0 {CHART_W} {CHART_H}' role='img' aria-label='{field_name} by year'>",
+    parts = [f"<svg class='chart' width='{CHART_W}' height='{CHART_H}' viewBox='0 0 {CHART_W} {CHART_H}' role='img'>",
              f"<line class='axis' x1='{PAD_X}' y1='{base}' x2='{CHART_W - PAD_X}' y2='{base}'/>",
-             f"<text x='{x(lo):.1f}' y='{CHART_H - 3}' text-anchor='middle'>{lo}</text>"]
+             f"<text x='{x(lo):.0f}' y='{CHART_H - 3}'>{lo}</text>"]
     if hi > lo:
-        parts.append(f"<text x='{x(hi):.1f}' y='{CHART_H - 3}' text-anchor='middle'>{hi}</text>")
+        parts.append(f"<text x='{x(hi):.0f}' y='{CHART_H - 3}'>{hi}</text>")
     if len(stated) > 1:
         parts.append("<polyline points='" + " ".join(f"{x(a):.1f},{y(v):.1f}" for a, v in stated) + "'/>")
     for year, value in stated:
         row = by_year[year]
         fact, evidence = row.evidence.get(field_name, (None, ""))
-        tip = f"{year}: {_fmt(value)} ({row.doc_id})" + (f" — {evidence}" if evidence else "")
-        dot = (f"<circle cx='{x(year):.1f}' cy='{y(value):.1f}' r='3.5' data-year='{year}' data-value='{value}'>"
-               f"<title>{esc(tip)}</title></circle><text x='{x(year):.1f}' y='{y(value) - 5:.1f}' text-anchor='middle'>{_fmt(value)}</text>")
+        shown = _fmt(value)
+        tip = f"{year}: {shown}" + (f" — {evidence}" if evidence else "")
+        dot = (f"<circle cx='{x(year):.1f}' cy='{y(value):.1f}' r='3.5' data-year='{year}'><title>{esc(tip)}</title></circle>"
+               f"<text x='{x(year):.1f}' y='{y(value) - 5:.1f}'>{shown}</text>")
         href = _href(row.page, out_path, fact)
         parts.append(f"<a href='{esc(href)}'>{dot}</a>" if href else dot)
     parts.append("</svg>")
     return "".join(parts)
-
-
-def _value_links(field_name: str, years: list[int], by_year: dict[int, Row], out_path: Path) -> str:
-    out = []
-    for year in years:
-        row = by_year[year]
-        value = row.fields[field_name]
-        if value is None:
-            continue
-        fact, evidence = row.evidence.get(field_name, (None, ""))
-        href = _href(row.page, out_path, fact)
-        text = f"{year}: {_fmt(value)}"
-        title = esc(evidence or row.doc_id)
-        out.append(f"<a href='{esc(href)}' title='{title}'>{text}</a>" if href else f"<span title='{title}'>{text}</span>")
-    return " ".join(out)
 
 
 def _check_line(c: dict) -> str:
@@ -686,7 +676,7 @@ def _body_section(cmp: Comparison, body: Body, checks: list[dict], out_path: Pat
             blank.append(name)
             continue
         charts.append(f"<figure class='chart' data-field='{name}'><figcaption>{name}</figcaption>"
-                      f"{chart_svg(name, years, by_year, out_path)}<div class='values'>{_value_links(name, years, by_year, out_path)}</div></figure>")
+                      f"{chart_svg(name, years, by_year, out_path)}</figure>")
     checks_html = ("<h3>Cross-year checks</h3><table class='checks'><tr><th>check</th><th>status</th><th>years</th><th>message</th></tr>"
                    + "".join(_check_line(c) for c in checks) + "</table>") if checks else ""
     return (head + "<table class='reports'><tr><th>year</th><th>report</th><th>agency as printed</th><th>own checks failing</th>"
@@ -695,11 +685,8 @@ def _body_section(cmp: Comparison, body: Body, checks: list[dict], out_path: Pat
             + checks_html + "</section>\n")
 
 
-def write_compare_html(cmp: Comparison, out_path: Path) -> None:
-    """compare.html: warnings, the bodies with failing checks, one section per body (streamed to a temp file)."""
-    by_body: dict[str, list[dict]] = defaultdict(list)
-    for c in cmp.checks:
-        by_body[c["body_id"]].append(c)
+def _flagged(cmp: Comparison, by_body: dict[str, list[dict]]) -> list[tuple]:
+    """Bodies with a failing or uncertain cross-year check or a report failing its own checks, worst first."""
     flagged = []
     for body_id, by_year in cmp.panel.items():
         checks = by_body.get(body_id, [])
@@ -710,43 +697,89 @@ def write_compare_html(cmp: Comparison, out_path: Path) -> None:
             flagged.append((-len(fail), -sum(len(r.failing) for _, r in own), -len(unsure), cmp.bodies[body_id].name,
                             body_id, fail, unsure, own))
     flagged.sort(key=lambda f: f[:4])
+    return flagged
+
+
+def page_file(out_path: Path, number: int) -> str:
+    """The file of page `number` (1-based) of the body sections: compare.html, compare-2.html, ..."""
+    return out_path.name if number == 1 else f"{out_path.stem}-{number}{out_path.suffix}"
+
+
+def write_compare_html(cmp: Comparison, out_path: Path, bodies_per_page: int = DEFAULT_BODIES_PER_PAGE) -> list[Path]:
+    """compare.html: warnings, the bodies with failing checks and the first `bodies_per_page` body
+    sections; the other sections, in name order, on compare-2.html, compare-3.html ... (every page
+    lists them all), so that no page grows with the batch beyond its share. Each page is streamed to a
+    temp file and renamed; pages left from a larger earlier run are removed. Returns the pages written."""
+    by_body: dict[str, list[dict]] = defaultdict(list)
+    for c in cmp.checks:
+        by_body[c["body_id"]].append(c)
+    bodies = sorted(cmp.bodies.values(), key=lambda b: b.name)
+    per_page = max(1, bodies_per_page)
+    chunks = [bodies[i : i + per_page] for i in range(0, len(bodies), per_page)] or [[]]
+    where = {b.body_id: page_file(out_path, n) for n, chunk in enumerate(chunks, start=1) for b in chunk}
+    nav = ("<nav class='pages'>Bodies by name: " + " · ".join(
+        f"<a href='{quote(page_file(out_path, n))}'>{n}: {esc(chunk[0].name)} … {esc(chunk[-1].name)}</a>"
+        for n, chunk in enumerate(chunks, start=1) if chunk) + "</nav>\n") if len(chunks) > 1 else ""
+    def head(n: int) -> str:
+        return (f"<!DOCTYPE html>\n<html lang='zh'><head><meta charset='utf-8'><title>nianbao: compare{'' if n == 1 else f' ({n})'}"
+                f"</title><style>{STYLE}</style></head><body>\n")
+
+    written = []
+    for n, chunk in enumerate(chunks, start=1):
+        path = out_path.with_name(page_file(out_path, n))
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(head(n))
+            if n == 1:
+                _write_overview(out, cmp, by_body, where)
+            else:
+                out.write(f"<p><a href='{quote(out_path.name)}'>← bodies with failing checks</a></p>\n")
+            out.write(nav)
+            for body in chunk:
+                out.write(_body_section(cmp, body, by_body.get(body.body_id, []), out_path))
+            out.write("</body></html>\n")
+        os.replace(tmp, path)
+        written.append(path)
+    stale = re.compile(f"{re.escape(out_path.stem)}-(\\d+){re.escape(out_path.suffix)}")
+    for old in out_path.parent.glob(f"{out_path.stem}-*{out_path.suffix}"):
+        m = stale.fullmatch(old.name)
+        if m and int(m.group(1)) > len(chunks):
+            old.unlink()
+    return written
+
+
+def _write_overview(out, cmp: Comparison, by_body: dict[str, list[dict]], where: dict[str, str]) -> None:
     n_panel = sum(len(v) for v in cmp.panel.values())
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        out.write("<!DOCTYPE html>\n<html lang='zh'><head><meta charset='utf-8'><title>nianbao: compare</title>"
-                  f"<style>{STYLE}</style></head><body>\n<h1>Reports compared across years and bodies</h1>\n"
-                  f"<p>{len(cmp.rows)} reports read from {esc(', '.join(cmp.files))}: {len(cmp.bodies)} bodies, "
-                  f"{n_panel} body-years. Data: panel.csv, changes.csv, checks.csv, bodies.csv, {SQLITE_NAME}.</p>\n")
-        if cmp.warnings:
-            shown = cmp.warnings[:200]
-            out.write(f"<details class='warnings'><summary>{len(cmp.warnings)} warnings</summary><ul>"
-                      + "".join(f"<li>{esc(w)}</li>" for w in shown)
-                      + ("<li>…</li>" if len(cmp.warnings) > len(shown) else "") + "</ul></details>\n")
-        out.write("<h2>Bodies with failing checks</h2>\n")
-        if flagged:
-            out.write("<table class='failing'><tr><th>body</th><th>cross-year fail</th><th>uncertain</th>"
-                      "<th>reports' own failing checks</th><th>checks</th></tr>\n")
-            for _, _, _, name, body_id, fail, unsure, own in flagged:
-                listed = [f"<span class='status-{c['status']}'>{esc(c['check'])} {c['year_from']}→{c['year_to']}</span>: "
-                          f"{esc(c['message'])}" for c in fail + unsure]
-                listed += [f"<span class='status-fail'>{year} {esc(row.doc_id)}</span>: {esc(', '.join(row.failing))}" for year, row in own]
-                out.write(f"<tr data-body-id='{body_id}'><td><a href='#{_anchor(body_id)}'>{esc(name)}</a></td>"
-                          f"<td class='status-fail'>{len(fail)}</td><td class='status-uncertain'>{len(unsure)}</td>"
-                          f"<td class='status-fail'>{sum(len(r.failing) for _, r in own)}</td><td>{'<br>'.join(listed)}</td></tr>\n")
-            out.write("</table>\n")
-        else:
-            out.write("<p>None: every cross-year check passed and no report has a failing check of its own.</p>\n")
-        for body in sorted(cmp.bodies.values(), key=lambda b: b.name):
-            out.write(_body_section(cmp, body, by_body.get(body.body_id, []), out_path))
-        out.write("</body></html>\n")
-    os.replace(tmp, out_path)
+    out.write("<h1>Reports compared across years and bodies</h1>\n"
+              f"<p>{len(cmp.rows)} reports read from {esc(', '.join(cmp.files))}: {len(cmp.bodies)} bodies, "
+              f"{n_panel} body-years. Data: panel.csv, changes.csv, checks.csv, bodies.csv, {SQLITE_NAME}.</p>\n")
+    if cmp.warnings:
+        shown = cmp.warnings[:200]
+        out.write(f"<details class='warnings'><summary>{len(cmp.warnings)} warnings</summary><ul>"
+                  + "".join(f"<li>{esc(w)}</li>" for w in shown)
+                  + ("<li>…</li>" if len(cmp.warnings) > len(shown) else "") + "</ul></details>\n")
+    out.write("<h2>Bodies with failing checks</h2>\n")
+    flagged = _flagged(cmp, by_body)
+    if not flagged:
+        out.write("<p>None: every cross-year check passed and no report has a failing check of its own.</p>\n")
+        return
+    out.write("<table class='failing'><tr><th>body</th><th>cross-year fail</th><th>uncertain</th>"
+              "<th>reports' own failing checks</th><th>checks</th></tr>\n")
+    for _, _, _, name, body_id, fail, unsure, own in flagged:
+        listed = [f"<span class='status-{c['status']}'>{esc(c['check'])} {c['year_from']}→{c['year_to']}</span>: "
+                  f"{esc(c['message'])}" for c in fail + unsure]
+        listed += [f"<span class='status-fail'>{year} {esc(row.doc_id)}</span>: {esc(', '.join(row.failing))}" for year, row in own]
+        out.write(f"<tr data-body-id='{body_id}'><td><a href='{quote(where[body_id])}#{_anchor(body_id)}'>{esc(name)}</a></td>"
+                  f"<td class='status-fail'>{len(fail)}</td><td class='status-uncertain'>{len(unsure)}</td>"
+                  f"<td class='status-fail'>{sum(len(r.failing) for _, r in own)}</td><td>{'<br>'.join(listed)}</td></tr>\n")
+    out.write("</table>\n")
 
 
 # --------------------------------------------------------------------------- CLI
 
 def run(args: argparse.Namespace) -> int:
     try:
-        cmp = compare_files(args.records, args.out, args.aliases, args.jump_factor)
+        cmp = compare_files(args.records, args.out, args.aliases, args.jump_factor, args.bodies_per_page)
     except AliasError as exc:
         print(f"compare: {exc}", file=sys.stderr)
         return 2
@@ -765,4 +798,6 @@ def add_cli(subparsers) -> None:
     parser.add_argument("--aliases", default=None, help="YAML file of body names: `same` (canonical: [names]) and `separate`")
     parser.add_argument("--jump-factor", type=float, default=DEFAULT_JUMP_FACTOR,
                         help=f"flag a field that changes more than this many times between years present (default {DEFAULT_JUMP_FACTOR:g})")
+    parser.add_argument("--bodies-per-page", type=int, default=DEFAULT_BODIES_PER_PAGE,
+                        help=f"body sections per HTML page (default {DEFAULT_BODIES_PER_PAGE}): compare.html, compare-2.html, ...")
     parser.set_defaults(func=run)

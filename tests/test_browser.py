@@ -139,8 +139,9 @@ def test_infer_compare_joins_the_two_names_and_links_values_to_their_evidence(ba
     assert county.count() == 1
     received = county.locator("figure.chart[data-field='requests_received']")
     assert received.locator("circle").count() == 2
-    assert received.locator(".values").inner_text().split() == ["2021:", "20", "2022:", "25"]
-    received.locator(".values a").nth(1).click()  # 2022's value opens the report page at its fact
+    assert received.locator("circle title").all_text_contents() == ["2021: 20", "2022: 25"]
+    assert received.locator("svg a text").all_text_contents() == ["20", "25"]
+    received.locator("svg a").nth(1).locator("text").click()  # 2022's value opens the report page at its fact
     assert "/pages/qh2022.html#fact-" in page.url
     assert page.locator("tr:target").count() == 1 and "25" in page.locator("tr:target").inner_text()
 
@@ -200,10 +201,9 @@ def test_compare_page_draws_one_chart_per_stated_field_with_a_point_per_year(com
     assert [y for y, _ in years] == [2019, 2020, 2021, 2023]
     xs = [x for _, x in years]
     assert xs == sorted(xs) and (xs[3] - xs[2]) > 1.5 * (xs[2] - xs[1])  # the missing 2022 leaves a gap
-    assert district.locator(".values").first.is_visible()
-    text = district.inner_text()
-    for shown in ("2019: 10", "2020: 14", "2021: 9", "2023: 11"):
-        assert shown in text
+    assert svg.locator("circle title").all_text_contents() == ["2019: 10", "2020: 14", "2021: 9", "2023: 11"]
+    labels = svg.locator("a text")
+    assert labels.all_text_contents() == ["10", "14", "9", "11"] and all(labels.nth(i).is_visible() for i in range(4))
     printed = district.locator("p.muted").first.inner_text()
     assert printed.split("printed as: ")[1].split(" · ")[0].split(" | ") == sorted(["北湖区人民政府", "云泽市北湖区人民政府", "雲澤市北湖區人民政府"])
     assert page.locator("section.body").count() == 3  # the office and the town are bodies of their own
@@ -217,7 +217,22 @@ def test_compare_page_lists_the_body_with_a_failing_check_and_links_evidence(com
     failing.locator("a").click()
     assert page.locator("section.body:target h2").inner_text() == "云泽市北湖区人民政府"
     point = page.locator("section.body:target figure.chart[data-field='requests_carried_over'] a").first
-    assert "2020: 1" in point.locator("title").text_content()
+    assert point.locator("title").text_content() == "2020: 1"  # the page holds the evidence: no quote here
     point.locator("circle").click()
     assert page.url.endswith("/pages/bh-2020.html#fact-1")
     assert page.locator("tr:target td").nth(5).inner_text() == "requests_carried_over"
+
+
+def test_a_failing_body_on_another_page_is_one_click_away(compared, page):
+    paged = compared.parent.parent / "paged"
+    extra = paged / "extra.jsonl"  # a body whose name sorts first: the failing one moves to page 2
+    paged.mkdir()
+    extra.write_text(json.dumps(_record("yi-2021", "一村镇人民政府", 2021, requests_received=1)[0], ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    compare_files([compared.parent.parent / "records.jsonl", extra], paged, bodies_per_page=1)
+    page.goto((paged / "compare.html").as_uri())
+    assert page.locator("section.body h2").all_inner_texts() == ["一村镇人民政府"] and page.locator("nav.pages a").count() == 4
+    page.locator("table.failing a").click()
+    assert page.url.split("/")[-1] == "compare-2.html#" + page.locator("section.body").get_attribute("id")
+    assert page.locator("section.body:target h2").inner_text() == "云泽市北湖区人民政府"
+    assert page.locator("section.body:target figure.chart circle").count() == 12

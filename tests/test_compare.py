@@ -214,3 +214,33 @@ def test_an_infer_output_folder_can_be_given(tmp_path):
     write_jsonl(tmp_path / "batch" / "records.jsonl", BATCH)
     cmp = compare_files([tmp_path / "batch"], tmp_path / "o")
     assert len(cmp.rows) == len(BATCH)
+
+
+def test_sections_are_paged_and_links_find_their_page(tmp_path):
+    import lxml.html
+
+    path = write_jsonl(tmp_path / "r.jsonl", BATCH)
+    out = tmp_path / "o"
+    cmp = compare_files([path], out, bodies_per_page=2)
+    names = sorted(b.name for b in cmp.bodies.values())
+    first, second = (lxml.html.parse(str(out / f)).getroot() for f in ("compare.html", "compare-2.html"))
+    assert [h.text_content() for h in first.xpath("//section[@class='body']/h2")] == names[:2]
+    assert [h.text_content() for h in second.xpath("//section[@class='body']/h2")] == names[2:]
+    for href in first.xpath("//table[@class='failing']//a/@href"):
+        page, anchor = href.split("#")
+        assert lxml.html.parse(str(out / page)).getroot().get_element_by_id(anchor) is not None
+    assert len(first.xpath("//nav[@class='pages']/a")) == 2
+    compare_files([path], out, bodies_per_page=10)
+    assert not (out / "compare-2.html").exists()
+    one = lxml.html.parse(str(out / "compare.html")).getroot()
+    assert len(one.xpath("//section[@class='body']")) == 4 and not one.xpath("//nav")
+
+
+def test_without_report_pages_a_point_quotes_its_evidence(compared):
+    import lxml.html
+
+    _, out = compared
+    tree = lxml.html.parse(str(out / "compare.html")).getroot()
+    titles = [t.text_content() for t in tree.xpath("//figure[@data-field='requests_carried_over']//*[local-name()='title']")]
+    assert "2022: 3 — requests_carried_over 为 3件。" in titles
+    assert not tree.xpath("//svg//a")  # nothing to link to
