@@ -8,9 +8,10 @@ The view stays usable at 10,000 reports because no page holds every text:
   its record fields, checks and facts (fact i has the anchor `#fact-i`, which
   `nianbao.compare` links to). Inline CSS, no scripts.
 - `report.html`, the index (`write_html`, streamed from records.jsonl at the end; its size is
-  one table row per report): one row per report with its fields and check counts, linking to
-  its page; a small inline script sorts by any column and filters by agency, year and failing
-  checks (without scripts it is still the whole table).
+  one row of data per report): one row per report with its fields and check counts, linking to
+  its page. A small inline script draws the rows 100 at a time (previous / next), sorts by any
+  column and filters by agency, year and failing checks over all of them; without scripts the
+  page points to records.csv.
 
 Every page opens from disk with no server and no external asset; every piece of text is HTML-escaped.
 """
@@ -63,9 +64,9 @@ th, td {{ border: 1px solid #bbb; padding: 2px 6px; vertical-align: top; }}
 pre.text {{ white-space: pre-wrap; background: #fafafa; border: 1px solid #ddd; padding: .8em; max-height: 30em; overflow: auto; }}
 section.report {{ border-top: 3px solid #444; margin-top: 2em; }}
 tr:target {{ outline: 3px solid #1565c0; }}
-table.index th {{ cursor: pointer; user-select: none; position: sticky; top: 0; background: #eee; }}
+table.index th {{ cursor: pointer; user-select: none; background: #eee; }}
 table.index th.sorted-asc::after {{ content: " ▲"; }} table.index th.sorted-desc::after {{ content: " ▼"; }}
-.filters label {{ margin-right: 1.2em; }}
+.filters label, .pager label {{ margin-right: 1.2em; }}
 table.index td:nth-child(2) {{ white-space: nowrap; }}
 .status-pass {{ color: {STATUS_COLOURS['pass']}; }} .status-fail {{ color: {STATUS_COLOURS['fail']}; font-weight: bold; }}
 .status-uncertain {{ color: {STATUS_COLOURS['uncertain']}; }}
@@ -158,68 +159,95 @@ def _status_counts(record: dict) -> tuple[int, int]:
     return statuses.count("fail"), statuses.count("uncertain")
 
 
-def _summary_rows(records: Iterable[dict], pages_dir: Path) -> Iterator[str]:
+INDEX_COLUMNS = ("doc_id", "agency", "year") + RECORD_FIELDS + ("facts", "fail", "uncertain")
+ROWS_PER_VIEW = 100  # rows the index shows at a time; the filters and sorting see every row
+
+
+def _index_rows(records: Iterable[dict], pages_dir: Path) -> Iterator[str]:
+    """One JSON array per report: [page href or null, doc_id, agency, year, fields..., facts, fail, uncertain]."""
     for rec in records:
         fail, unsure = _status_counts(rec)
-        cells = "".join(f"<td>{_cell(rec.get(f))}</td>" for f in RECORD_FIELDS)
         doc_id = rec["doc_id"]
-        link = (f"<a href='{esc(page_href(doc_id))}'>{esc(doc_id)}</a>" if (pages_dir / page_name(doc_id)).exists()
-                else f"{esc(doc_id)} <small>(no page)</small>")
-        yield (f"<tr data-agency='{esc(str(rec.get('agency') or ''))}' data-year='{_cell(rec.get('year'))}' data-fail='{fail}'>"
-               f"<td>{link}</td><td>{_cell(rec.get('agency'))}</td><td>{_cell(rec.get('year'))}</td>{cells}"
-               f"<td>{len(rec.get('facts', []))}</td><td class='status-fail'>{fail}</td><td class='status-uncertain'>{unsure}</td></tr>\n")
+        href = page_href(doc_id) if (pages_dir / page_name(doc_id)).exists() else None
+        row = [href, doc_id, rec.get("agency"), rec.get("year"), *(rec.get(f) for f in RECORD_FIELDS),
+               len(rec.get("facts", [])), fail, unsure]
+        # a `<` in the data could end the <script> element that holds it: written as \u003c (the same JSON string)
+        yield json.dumps(row, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def _legend() -> str:
     return " ".join(f"<mark class='lbl-{name}'>{name}</mark>" for name in LABEL_NAMES)
 
 
-# Sorting and filtering in the page itself: rows are hidden, never removed, so the table without
-# scripts is the same table. Sorting moves row elements (O(n log n)); filtering touches each row once.
+# The index is drawn from the rows' data by this script, ROWS_PER_VIEW rows at a time: a page of
+# 10,000 table rows takes Chromium tens of seconds to lay out, a data array of 10,000 rows does not.
+# Filtering is one pass over the rows, sorting one sort; the table holds only the rows in view.
 INDEX_SCRIPT = """
 (function () {
-  var table = document.getElementById('index'), body = table.tBodies[0];
-  var rows = Array.prototype.slice.call(body.rows);
+  var data = JSON.parse(document.getElementById('rows').textContent);
+  var columns = JSON.parse(document.getElementById('columns').textContent);
+  var table = document.getElementById('index'), body = table.tBodies[0], heads = table.tHead.rows[0].cells;
   var agency = document.getElementById('f-agency'), year = document.getElementById('f-year');
   var failing = document.getElementById('f-failing'), shown = document.getElementById('shown');
+  var prev = document.getElementById('prev'), next = document.getElementById('next'), size = document.getElementById('per-view');
+  var FAIL = columns.indexOf('fail') + 1, YEAR = columns.indexOf('year') + 1, AGENCY = columns.indexOf('agency') + 1;
+  var order = data.map(function (_, i) { return i; }), view = order, start = 0;
   var years = {};
-  rows.forEach(function (r) { if (r.dataset.year) years[r.dataset.year] = true; });
+  data.forEach(function (r) { if (r[YEAR] !== null) years[r[YEAR]] = true; });
   Object.keys(years).sort().forEach(function (y) {
     var o = document.createElement('option'); o.value = y; o.textContent = y; year.appendChild(o);
   });
-  function apply() {
-    var a = agency.value.trim().toLowerCase(), y = year.value, f = failing.checked, n = 0;
-    rows.forEach(function (r) {
-      var ok = (!a || r.dataset.agency.toLowerCase().indexOf(a) >= 0) && (!y || r.dataset.year === y)
-               && (!f || Number(r.dataset.fail) > 0);
-      r.hidden = !ok; if (ok) n++;
+  function filter() {
+    var a = agency.value.trim().toLowerCase(), y = year.value, f = failing.checked;
+    view = order.filter(function (i) {
+      var r = data[i];
+      return (!a || String(r[AGENCY] || '').toLowerCase().indexOf(a) >= 0) && (!y || String(r[YEAR]) === y) && (!f || r[FAIL] > 0);
     });
-    shown.textContent = n + ' of ' + rows.length + ' reports';
+    start = 0; draw();
   }
-  function key(r, i) {
-    var t = r.cells[i].textContent.trim(), v = Number(t);
-    return t === '' ? null : (isNaN(v) ? t : v);
+  function cell(tr, value) {
+    var td = tr.insertCell(); if (value !== null && value !== undefined) td.textContent = value; return td;
   }
-  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+  function draw() {
+    var n = Number(size.value), rows = view.slice(start, start + n), frag = document.createDocumentFragment();
+    rows.forEach(function (i) {
+      var r = data[i], tr = document.createElement('tr'), first = tr.insertCell();
+      if (r[0]) { var link = document.createElement('a'); link.href = r[0]; link.textContent = r[1]; first.appendChild(link); }
+      else first.textContent = r[1] + ' (no page)';
+      for (var k = 2; k < r.length; k++) {
+        var td = cell(tr, r[k]);
+        if (k === FAIL) td.className = 'status-fail'; else if (k === r.length - 1) td.className = 'status-uncertain';
+      }
+      frag.appendChild(tr);
+    });
+    body.replaceChildren(frag);
+    shown.textContent = view.length ? 'rows ' + (start + 1) + '–' + (start + rows.length) + ' of ' + view.length +
+      ' shown (' + data.length + ' reports)' : '0 of ' + data.length + ' reports';
+    prev.disabled = start === 0; next.disabled = start + n >= view.length;
+  }
+  function compare(a, b) {  // blanks last, numbers before text
+    if (a === null || b === null) return a === b ? 0 : (a === null ? 1 : -1);
+    if (typeof a !== typeof b) return typeof a === 'number' ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  Array.prototype.forEach.call(heads, function (th, c) {
     th.addEventListener('click', function () {
-      var desc = th.classList.contains('sorted-asc');
-      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.classList.remove('sorted-asc', 'sorted-desc'); });
+      var desc = th.classList.contains('sorted-asc'), k = c + 1;
+      Array.prototype.forEach.call(heads, function (h) { h.classList.remove('sorted-asc', 'sorted-desc'); });
       th.classList.add(desc ? 'sorted-desc' : 'sorted-asc');
-      var keyed = rows.map(function (r, n) { return [key(r, i), n, r]; });
-      keyed.sort(function (p, q) {
-        var a = p[0], b = q[0];
-        if (a === null || b === null) return a === b ? p[1] - q[1] : (a === null ? 1 : -1);  // blanks last
-        var c = (typeof a === typeof b) ? (a < b ? -1 : a > b ? 1 : 0) : (typeof a === 'number' ? -1 : 1);
-        return (desc ? -c : c) || p[1] - q[1];
+      order.sort(function (i, j) {
+        var a = data[i][k], b = data[j][k];
+        if (a === null || b === null) return compare(a, b) || i - j;
+        return (desc ? -compare(a, b) : compare(a, b)) || i - j;
       });
-      rows = keyed.map(function (k) { return k[2]; });
-      var frag = document.createDocumentFragment();
-      rows.forEach(function (r) { frag.appendChild(r); });
-      body.appendChild(frag);
+      filter();
     });
   });
-  [agency, year, failing].forEach(function (el) { el.addEventListener('input', apply); el.addEventListener('change', apply); });
-  apply();
+  prev.addEventListener('click', function () { start = Math.max(0, start - Number(size.value)); draw(); });
+  next.addEventListener('click', function () { start += Number(size.value); draw(); });
+  size.addEventListener('change', function () { start = 0; draw(); });
+  [agency, year, failing].forEach(function (el) { el.addEventListener('input', filter); el.addEventListener('change', filter); });
+  filter();
 })();
 """
 
@@ -228,21 +256,28 @@ def write_html(records_path: Path, parts_dir: Path, out_path: Path) -> None:
     """report.html, the index of a batch: one row per report of records.jsonl linking to its page in
     `parts_dir` (pages/, written by infer as each report finishes); streamed, temp file then rename.
 
-    `parts_dir` must be the folder PAGES_DIR beside `out_path`: the links are relative."""
+    The rows are data in the page (one JSON array per report, about 150 bytes) that its script
+    draws, sorts and filters; `parts_dir` must be the folder PAGES_DIR beside `out_path`, as the
+    links are relative."""
     tmp = out_path.with_name(out_path.name + ".tmp")
-    cols = ("doc_id", "agency", "year") + RECORD_FIELDS + ("facts", "fail", "uncertain")
-    head = "".join(f"<th>{c}</th>" for c in cols)
+    head = "".join(f"<th>{c}</th>" for c in INDEX_COLUMNS)
+    sizes = "".join(f"<option{' selected' if n == ROWS_PER_VIEW else ''}>{n}</option>" for n in (ROWS_PER_VIEW, 500, 2000))
     with open(tmp, "w", encoding="utf-8") as out:
         out.write(_page_head("nianbao records") + "<h1>nianbao records</h1>\n"
                   "<p>One row per report; a report's id opens its page (text with spans, record, checks, facts). "
-                  "Click a column to sort.</p>\n<p class='filters'>"
-                  "<label>agency contains <input id='f-agency' type='search'></label>"
+                  "Click a column to sort.</p>\n<noscript><p>This index is drawn by a script in the page; without "
+                  "scripts, records.csv holds the same table and pages/ one page per report.</p></noscript>\n"
+                  "<p class='filters'><label>agency contains <input id='f-agency' type='search'></label>"
                   "<label>year <select id='f-year'><option value=''>all</option></select></label>"
-                  "<label><input id='f-failing' type='checkbox'> only reports with failing checks</label>"
-                  "<span id='shown'></span></p>\n")
-        out.write(f"<table class='summary index' id='index'><thead><tr>{head}</tr></thead><tbody>\n")
-        out.writelines(_summary_rows(iter_records(records_path), parts_dir))
-        out.write(f"</tbody></table>\n<script>{INDEX_SCRIPT}</script>\n</body></html>\n")
+                  "<label><input id='f-failing' type='checkbox'> only reports with failing checks</label></p>\n"
+                  f"<p class='pager'><button id='prev'>‹ previous</button> <span id='shown'></span> "
+                  f"<button id='next'>next ›</button> <label>rows at a time <select id='per-view'>{sizes}</select></label></p>\n")
+        out.write(f"<table class='summary index' id='index'><thead><tr>{head}</tr></thead><tbody></tbody></table>\n")
+        out.write(f"<script type='application/json' id='columns'>{json.dumps(INDEX_COLUMNS)}</script>\n")
+        out.write("<script type='application/json' id='rows'>[\n")
+        for n, row in enumerate(_index_rows(iter_records(records_path), parts_dir)):
+            out.write(("," if n else "") + row + "\n")
+        out.write(f"]</script>\n<script>{INDEX_SCRIPT}</script>\n</body></html>\n")
     os.replace(tmp, out_path)
 
 

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from nianbao import infer
 from nianbao.compare import compare_files
 from nianbao.records import RECORD_FIELDS
-from nianbao.report import PAGES_DIR, page_name, render_document
+from nianbao.report import PAGES_DIR, page_name, render_document, write_html
 
 CHROMIUM = os.environ.get("NIANBAO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
@@ -88,10 +88,10 @@ def test_the_index_shows_every_report_and_filters_by_agency_year_and_failing_che
     assert {r["agency"] for r in records.values()} >= {"青禾县人民政府", "东岭区教育局"}  # the rules read the titles
     page.goto((batch / "report.html").as_uri())
     assert sorted(visible_ids(page)) == sorted(REPORTS)
-    assert page.inner_text("#shown") == f"{len(REPORTS)} of {len(REPORTS)} reports"
+    assert page.inner_text("#shown") == f"rows 1–{len(REPORTS)} of {len(REPORTS)} shown ({len(REPORTS)} reports)"
     page.fill("#f-agency", "东岭区")
     assert sorted(visible_ids(page)) == ["dl2021", "dl2022"]
-    assert page.locator("#index tbody tr:has-text('青禾县')").first.is_hidden()
+    assert page.locator("#index tbody tr:has-text('青禾县')").count() == 0
     page.select_option("#f-year", "2022")
     assert visible_ids(page) == ["dl2022"]
     page.fill("#f-agency", "")
@@ -99,7 +99,7 @@ def test_the_index_shows_every_report_and_filters_by_agency_year_and_failing_che
     page.check("#f-failing")
     failing = sorted(d for d, r in records.items() if r["year"] == 2022 and any(c["status"] == "fail" for c in r["checks"]))
     assert "bs2022" in failing and sorted(visible_ids(page)) == failing
-    assert page.inner_text("#shown") == f"{len(failing)} of {len(REPORTS)} reports"
+    assert page.inner_text("#shown") == f"rows 1–{len(failing)} of {len(failing)} shown ({len(REPORTS)} reports)"
 
 
 def test_the_index_sorts_by_a_column(batch, page):
@@ -129,6 +129,34 @@ def test_a_report_page_opens_from_the_index_and_shows_its_spans(batch, page):
     assert colour != "rgba(0, 0, 0, 0)"
     page.click("text=← all reports")
     assert page.url.endswith("report.html")
+
+
+def test_a_large_index_shows_rows_a_view_at_a_time_and_filters_and_sorts_all_of_them(tmp_path, page):
+    agencies = ["甲县人民政府", "乙县教育局", "丙镇人民政府"]
+    with open(tmp_path / "records.jsonl", "w", encoding="utf-8") as fh:
+        for i in range(250):
+            rec = {"doc_id": f"r{i:03d}", "agency": agencies[i % 3], "year": 2015 + i % 7, "requests_received": i,
+                   "facts": [], "checks": [{"check": "outcomes_vs_total", "status": "fail"}] if i == 247 else []}
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    write_html(tmp_path / "records.jsonl", tmp_path / PAGES_DIR, tmp_path / "report.html")
+    page.goto((tmp_path / "report.html").as_uri())
+    assert page.locator("#index tbody tr").count() == 100 and visible_ids(page)[0] == "r000 (no page)"
+    assert page.inner_text("#shown") == "rows 1–100 of 250 shown (250 reports)" and page.is_disabled("#prev")
+    page.click("#next")
+    page.click("#next")
+    assert page.inner_text("#shown") == "rows 201–250 of 250 shown (250 reports)" and page.is_disabled("#next")
+    page.check("#f-failing")  # the one failing report is on the last view: filtering sees every row
+    assert visible_ids(page) == ["r247 (no page)"]
+    page.uncheck("#f-failing")
+    page.fill("#f-agency", "乙县")
+    assert page.inner_text("#shown") == "rows 1–83 of 83 shown (250 reports)"
+    page.locator("#index thead th").nth(2).click()  # year, ascending
+    page.locator("#index thead th").nth(2).click()  # descending
+    years = page.eval_on_selector_all("#index tbody tr", "rows => rows.map(r => Number(r.cells[2].innerText))")
+    assert len(years) == 83 and years[0] == 2021 and years == sorted(years, reverse=True)
+    page.select_option("#per-view", "500")
+    page.fill("#f-agency", "")
+    assert page.locator("#index tbody tr").count() == 250
 
 
 # --------------------------------------------------------------------------- compare.html

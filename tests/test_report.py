@@ -13,7 +13,8 @@ import pytest
 from nianbao import infer
 from nianbao.labels import COLOURS
 from nianbao.paths import real_report_paths, shared_dir
-from nianbao.report import PAGES_DIR, highlight, page_href, page_name
+from nianbao.records import RECORD_FIELDS
+from nianbao.report import PAGES_DIR, highlight, page_href, page_name, write_html
 
 REPORTS = real_report_paths()
 VOID = {"meta", "br", "hr", "img", "link", "input", "col", "wbr"}
@@ -62,7 +63,7 @@ def test_index_and_pages_are_balanced_and_need_no_server(out_dir):
     index = (out_dir / "report.html").read_text(encoding="utf-8")
     _balanced(index)
     tree = lxml.html.fromstring(index)
-    assert len(tree.xpath("//script")) == 1 and not tree.xpath("//script/@src") and not tree.xpath("//link")
+    assert len(tree.xpath("//script[not(@type)]")) == 1 and not tree.xpath("//script/@src") and not tree.xpath("//link")
     assert not tree.xpath("//pre")  # the index holds no report text: its size is one row per report
     for rec in _records(out_dir):
         page = (out_dir / PAGES_DIR / page_name(rec["doc_id"])).read_text(encoding="utf-8")
@@ -72,15 +73,30 @@ def test_index_and_pages_are_balanced_and_need_no_server(out_dir):
         assert not [src for src in tree.xpath("//@src") if src.startswith(("http", "//"))]
 
 
+def index_rows(index_html: str) -> list[list]:
+    """The rows of report.html as its script reads them: [page href, doc_id, agency, year, fields..., facts, fail, uncertain]."""
+    return json.loads(lxml.html.fromstring(index_html).get_element_by_id("rows").text_content())
+
+
 def test_the_index_links_each_report_to_its_page(out_dir):
-    tree = lxml.html.fromstring((out_dir / "report.html").read_text(encoding="utf-8"))
     records = _records(out_dir)
-    rows = tree.xpath("//table[@id='index']/tbody/tr")
+    rows = index_rows((out_dir / "report.html").read_text(encoding="utf-8"))
     assert len(rows) == len(records)
     for row, rec in zip(rows, records):
-        href = row.xpath(".//a/@href")[0]
-        assert (out_dir / unquote(href)).is_file() and href == page_href(rec["doc_id"])
-        assert row.get("data-agency") == (rec.get("agency") or "") and row.get("data-year") == str(rec.get("year") or "")
+        href, doc_id, agency, year = row[:4]
+        assert (out_dir / unquote(href)).is_file() and href == page_href(rec["doc_id"]) and doc_id == rec["doc_id"]
+        assert (agency, year) == (rec.get("agency"), rec.get("year"))
+        assert row[4:-3] == [rec.get(f) for f in RECORD_FIELDS] and row[-3] == len(rec["facts"])
+
+
+def test_index_data_cannot_end_its_script(tmp_path):
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({"doc_id": "x", "agency": "</script><script>alert(1)</script><!--", "year": 2020,
+                                   "facts": [], "checks": []}) + "\n", encoding="utf-8")
+    write_html(records, tmp_path / PAGES_DIR, tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "alert" in page and "<script>alert" not in page and "<!--" not in page
+    assert index_rows(page)[0][:3] == [None, "x", "</script><script>alert(1)</script><!--"]
 
 
 def test_every_fact_is_highlighted_as_a_count_and_labels_have_their_colours(out_dir):
