@@ -61,7 +61,7 @@ from .records import RECORD_FIELDS, iter_numbered_records
 from .report import FACT_COLUMNS, PAGES_DIR, page_name
 
 DEFAULT_JUMP_FACTOR = 10.0
-DEFAULT_BODIES_PER_PAGE = 200  # body sections per HTML page: about 3 MB a page with real records
+DEFAULT_BODIES_PER_PAGE = 100  # body sections per HTML page: about 1.5 MB a page (bench/compare_speed.py)
 SQLITE_NAME = "compare.sqlite"
 PANEL_HEAD = ("body_id", "body", "agency", "year", "doc_id")
 PANEL_COLUMNS = PANEL_HEAD + RECORD_FIELDS + ("checks_fail", "checks_uncertain")
