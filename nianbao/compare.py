@@ -16,9 +16,10 @@ and writes in DIR:
   requests_pending, SPEC §4), `jump` (a field that grows or shrinks by more than
   --jump-factor between consecutive years present: uncertain, for a reader to look at) and
   `same_body_and_year` (pass when the copies agree on every field both state, else fail).
-- `bodies.csv`: every body, its printed names and the rule that joined them.
+- `bodies.csv`: every body, its printed names and the rules that joined them.
 - `compare.sqlite`: tables records, facts, checks (the reports' own checks too, scope
-  'report'), panel, changes and bodies, for pandas, DuckDB, Datasette or any SQL tool.
+  'report'; the check's name is `check_name`, as CHECK is an SQL keyword), panel, changes and
+  bodies, for pandas, DuckDB, Datasette or any SQL tool.
 - `compare.html`: the bodies with failing checks, then one section per body with a small
   chart of each field over the years; each value links to its evidence (the fact's row on
   the report's page, `pages/DOC_ID.html#fact-N`, when the records' folder has the pages).
@@ -33,8 +34,9 @@ prove (see `load_aliases`). `body_id` is a hash of the body's canonical name, so
 same in every run that sees the same names.
 
 Bad input never stops the comparison: a line that is not JSON (a torn last line), a record
-without a year or agency, a doc_id already read (from any file) are warnings naming the file
-and line, and the rest is compared. One pass over the records; memory holds the record
+without a year or agency, a doc_id already read from another file (the first file's record
+is kept) are warnings naming the file and line, and the rest is compared; a doc_id twice in
+one file is a report redone (as infer writes it): the later line wins, with a warning. One pass over the records; memory holds the record
 fields, not their facts or spans (facts go straight to SQLite).
 """
 
@@ -157,8 +159,12 @@ def load_aliases(path: Path | None) -> Aliases:
 class Body:
     body_id: str
     name: str  # canonical, normalised
-    rule: str  # how its names were joined: "name", "alias", "parent-region prefix"
+    rules: set[str] = field(default_factory=set)  # how its names were joined: "name", "alias", "parent-region prefix"
     names: set[str] = field(default_factory=set)  # as printed
+
+    @property
+    def rule(self) -> str:
+        return " + ".join(sorted(self.rules))
 
 
 class BodyResolver:
@@ -195,9 +201,8 @@ class BodyResolver:
                 rule = "parent-region prefix"
             body = bodies.get(final)
             if body is None:
-                body = bodies[final] = Body(body_id_of(final), final, rule)
-            elif rule != "name" and body.rule == "name":
-                body.rule = rule
+                body = bodies[final] = Body(body_id_of(final), final)
+            body.rules.add(rule)
             body.names.add(name)
             out[name] = body
         return out
@@ -284,17 +289,17 @@ CREATE TABLE records (doc_id TEXT PRIMARY KEY, body_id TEXT, agency TEXT, year I
   file TEXT, line INTEGER, in_panel INTEGER, {", ".join(f"{f} REAL" for f in RECORD_FIELDS)},
   n_facts INTEGER, checks_fail INTEGER, checks_uncertain INTEGER, sha256 TEXT, model_version TEXT);
 CREATE TABLE facts (doc_id TEXT, fact INTEGER, {", ".join(f'"{c}"' for c in FACT_COLUMNS)}, cell TEXT);
-CREATE TABLE checks (scope TEXT, "check" TEXT, status TEXT, body_id TEXT, doc_id TEXT, year INTEGER,
+CREATE TABLE checks (scope TEXT, check_name TEXT, status TEXT, body_id TEXT, doc_id TEXT, year INTEGER,
   year_from INTEGER, year_to INTEGER, field_from TEXT, value_from REAL, field_to TEXT, value_to REAL,
-  doc_from TEXT, doc_to TEXT, message TEXT, "values" TEXT, facts TEXT);
+  doc_from TEXT, doc_to TEXT, message TEXT, values_json TEXT, facts TEXT);
 CREATE TABLE panel ({", ".join(f'"{c}"' for c in PANEL_COLUMNS)});
 CREATE TABLE changes ({", ".join(f'"{c}"' for c in CHANGE_COLUMNS)});
 CREATE TABLE bodies ({", ".join(f'"{c}"' for c in BODY_COLUMNS)});
+CREATE INDEX facts_doc ON facts (doc_id);
+CREATE INDEX checks_doc ON checks (doc_id);
 """
 INDEXES = """
-CREATE INDEX facts_doc ON facts (doc_id);
 CREATE INDEX checks_body ON checks (body_id);
-CREATE INDEX checks_doc ON checks (doc_id);
 CREATE INDEX records_body ON records (body_id, year);
 CREATE UNIQUE INDEX panel_body_year ON panel (body_id, year);
 CREATE INDEX changes_body ON changes (body_id, field);
@@ -335,7 +340,7 @@ def read_rows(paths: list[Path], db: sqlite3.Connection | None, warnings: Warnin
     from tqdm import tqdm
 
     rows: list[Row] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[Path, int, int]] = {}  # doc_id -> (file, line, index in rows)
     for given in paths:
         path = _records_file(Path(given))
         if not path.is_file():
@@ -349,13 +354,24 @@ def read_rows(paths: list[Path], db: sqlite3.Connection | None, warnings: Warnin
                 warnings.add(path, n, "not a record (no doc_id); left out")
                 continue
             doc_id = rec["doc_id"]
+            at = len(rows)
             if doc_id in seen:
-                warnings.add(path, n, f"doc_id {doc_id} was already read at {seen[doc_id]}; this copy is left out")
-                continue
-            seen[doc_id] = f"{path}:{n}"
+                first, line, at = seen[doc_id]
+                if first != path:
+                    warnings.add(path, n, f"doc_id {doc_id} was already read at {first}:{line}; this copy is left out")
+                    continue
+                # in one file the later record wins, as in infer: a report whose file changed was redone
+                warnings.add(path, n, f"doc_id {doc_id} again: this record replaces the one at line {line}")
+                if db is not None:
+                    db.execute("DELETE FROM facts WHERE doc_id = ?", (doc_id,))
+                    db.execute("DELETE FROM checks WHERE doc_id = ?", (doc_id,))
+            seen[doc_id] = (path, n, at)
             row = _row(rec, path, n, pages, warnings)
-            row.order = len(rows)
-            rows.append(row)
+            row.order = at
+            if at == len(rows):
+                rows.append(row)
+            else:
+                rows[at] = row
             if db is not None:
                 _store_facts_and_checks(db, rec, row)
         bar.close()
@@ -398,7 +414,7 @@ def _store_facts_and_checks(db: sqlite3.Connection, rec: dict, row: Row) -> None
     _insert(db, "facts", ("doc_id", "fact") + FACT_COLUMNS + ("cell",),
             ([row.doc_id, i] + [f.get(c) for c in FACT_COLUMNS] + [f.get("cell")] for i, f in enumerate(facts)))
     own = [c for c in rec.get("checks") or [] if isinstance(c, dict)]
-    _insert(db, "checks", ("scope", "check", "status", "doc_id", "year", "field_from", "message", "values", "facts"),
+    _insert(db, "checks", ("scope", "check_name", "status", "doc_id", "year", "field_from", "message", "values_json", "facts"),
             (["report", c.get("check"), c.get("status"), row.doc_id, row.year, c.get("field"), c.get("message"),
               c.get("values"), c.get("facts")] for c in own))
 
@@ -541,7 +557,7 @@ def write_sqlite_rest(db: sqlite3.Connection, cmp: Comparison) -> None:
              for r in cmp.rows))
     _insert(db, "panel", PANEL_COLUMNS, ([d[c] for c in PANEL_COLUMNS] for d in panel_dicts(cmp)))
     _insert(db, "changes", CHANGE_COLUMNS, ([d[c] for c in CHANGE_COLUMNS] for d in cmp.changes))
-    cols = ("scope", "check", "status", "body_id", "year", "year_from", "year_to", "field_from", "value_from", "field_to",
+    cols = ("scope", "check_name", "status", "body_id", "year", "year_from", "year_to", "field_from", "value_from", "field_to",
             "value_to", "doc_from", "doc_to", "message")
     _insert(db, "checks", cols, (["panel", c["check"], c["status"], c["body_id"], c["year_to"]] + [c[k] for k in cols[5:]]
                                  for c in cmp.checks))

@@ -126,6 +126,9 @@ def test_the_sqlite_file_answers_queries(compared):
     assert db.execute("SELECT evidence FROM facts WHERE doc_id = 'qh-2022' AND category_text = 'requests_carried_over'").fetchone() == \
         ("requests_carried_over 为 3件。",)
     assert db.execute("SELECT names FROM bodies WHERE body_id = ?", (body_id,)).fetchone()[0].count("|") == 2
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    query = readme.split("```sql\n")[1].split("```")[0]  # the README's example query runs and finds the failing year
+    assert db.execute(query).fetchall() == [("临川市青禾县人民政府", 2023, 2, 5)]
 
 
 def test_body_id_is_a_hash_of_the_name_and_the_same_in_any_order(compared, tmp_path):
@@ -162,7 +165,7 @@ def test_aliases_join_and_separate_bodies(tmp_path):
             record("c1", "朝阳区人民政府", 2021), record("c2", "甲市朝阳区人民政府", 2022)]
     cmp = compare_files([write_jsonl(tmp_path / "r.jsonl", recs)], tmp_path / "o", aliases)
     by_doc = {r.doc_id: r.body for r in cmp.rows}
-    assert by_doc["n1"] is by_doc["n2"] and by_doc["n1"].rule == "alias" and by_doc["n1"].name == "北湖区人民政府"
+    assert by_doc["n1"] is by_doc["n2"] and by_doc["n1"].rules == {"alias", "name"} and by_doc["n1"].name == "北湖区人民政府"
     assert by_doc["c1"] is not by_doc["c2"]
     assert [c["status"] for c in cmp.checks if c["check"] == "carried_over_vs_last_pending"] == ["pass"]
     without = compare_files([tmp_path / "r.jsonl"], tmp_path / "o2")
@@ -244,3 +247,14 @@ def test_without_report_pages_a_point_quotes_its_evidence(compared):
     titles = [t.text_content() for t in tree.xpath("//figure[@data-field='requests_carried_over']//*[local-name()='title']")]
     assert "2022: 3 — requests_carried_over 为 3件。" in titles
     assert not tree.xpath("//svg//a")  # nothing to link to
+
+
+def test_a_doc_id_twice_in_one_file_is_a_redone_report_and_the_later_line_wins(tmp_path, capsys):
+    old, new = record("qh-2021", "青禾县人民政府", 2021, requests_received=1), BATCH[0]
+    path = write_jsonl(tmp_path / "records.jsonl", [old, BATCH[1], new])
+    cmp = compare_files([path], tmp_path / "o")
+    assert f"{path}:3: doc_id qh-2021 again: this record replaces the one at line 1" in capsys.readouterr().err
+    assert [(r.doc_id, r.fields["requests_received"]) for r in cmp.rows] == [("qh-2021", 20), ("qh-2022", 25)]
+    db = sqlite3.connect(tmp_path / "o" / "compare.sqlite")
+    assert db.execute("SELECT count(*), sum(value) FROM facts WHERE doc_id = 'qh-2021'").fetchone() == (4, 20 + 12 + 3 + 400)
+    assert db.execute("SELECT line FROM records WHERE doc_id = 'qh-2021'").fetchone() == (3,)
