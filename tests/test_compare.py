@@ -258,3 +258,31 @@ def test_a_doc_id_twice_in_one_file_is_a_redone_report_and_the_later_line_wins(t
     db = sqlite3.connect(tmp_path / "o" / "compare.sqlite")
     assert db.execute("SELECT count(*), sum(value) FROM facts WHERE doc_id = 'qh-2021'").fetchone() == (4, 20 + 12 + 3 + 400)
     assert db.execute("SELECT line FROM records WHERE doc_id = 'qh-2021'").fetchone() == (3,)
+
+
+def test_infer_compare_runs_after_the_batch_and_links_to_its_pages(tmp_path):
+    import lxml.html
+    from urllib.parse import unquote
+
+    from nianbao import infer
+
+    src = tmp_path / "in"
+    src.mkdir()
+    made_up = {"qh2021": ("青禾县人民政府", 2021, 20, 0, 3), "qh2022": ("临川市青禾县人民政府", 2022, 25, 3, 2)}
+    for doc_id, (agency, year, received, carried, pending) in made_up.items():
+        (src / f"{doc_id}.txt").write_text(
+            f"{agency}{year}年政府信息公开工作年度报告\n\n{year}年共收到政府信息公开申请{received}件，上年结转{carried}件。"
+            f"结转下年度继续办理{pending}件。\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert infer.main([str(src), "--out", str(out), "--backend", "rules", "--compare"]) == 0
+    panel = read_csv(out / "compare" / "panel.csv")
+    assert [(r["doc_id"], r["year"], r["requests_received"]) for r in panel] == [("qh2021", "2021", "20"), ("qh2022", "2022", "25")]
+    assert len({r["body_id"] for r in panel}) == 1
+    check = next(c for c in read_csv(out / "compare" / "checks.csv") if c["check"] == "carried_over_vs_last_pending")
+    assert (check["status"], check["value_from"], check["value_to"]) == ("pass", "3", "3")
+    tree = lxml.html.parse(str(out / "compare" / "compare.html")).getroot()
+    hrefs = tree.xpath("//figure[@data-field='requests_received']//*[local-name()='a']/@href")
+    assert len(hrefs) == 2
+    for href in hrefs:
+        page, anchor = unquote(href).split("#")
+        assert lxml.html.parse(str(out / "compare" / page)).getroot().get_element_by_id(anchor) is not None
