@@ -29,7 +29,8 @@ Body identity is conservative: a name is compared in Simplified script (the proj
 another printed name of the batch with a parent region in front (`某某区人民政府` and
 `某市某某区人民政府`) is joined to it only when the batch holds exactly one such longer form
 (two, `甲市朝阳区…` and `乙市朝阳区…`, leave the short name on its own). Suffixes are never
-dropped: `…人民政府` and `…人民政府办公室` are two bodies. A YAML file adds what names cannot
+dropped: `…人民政府` and `…人民政府办公室` are two bodies. A name that does not say where
+(`市政府办公厅`, `公安局`) joins no other report: each such report is a body of its own. A YAML file adds what names cannot
 prove (see `load_aliases`). `body_id` is a hash of the body's canonical name, so it is the
 same in every run that sees the same names.
 
@@ -85,6 +86,22 @@ _REGION_PREFIX = re.compile(f"(?:[{_CJK}]{{1,9}}?(?:省|自治区|自治州|地�
 # A name that names its own place first (`某某区人民政府`, `某某镇人民政府`): only such a name can be the
 # short form of a longer one. `公安局` or `市人民政府` name no place and are never joined.
 _PLACE_QUALIFIED = re.compile(f"[{_CJK}]{{1,9}}?(?:省|自治区|自治州|自治县|地区|市|州|盟|县|区|旗|镇|乡|街道)")
+
+
+_LEVEL_FIRST = set("省市县区镇乡州旗盟")
+_NATIONAL = re.compile(r"(?:国家|国务院|中华人民共和国|中国|全国|中央|最高|海关)")
+_LOCAL_ORGAN = re.compile(r"(?:局|委员会|委|办公室|办公厅|办|中心|办事处)$")
+
+
+def names_no_place(name: str) -> bool:
+    """A normalised name that says which kind of body but not where: a bare level in front
+    (`市政府办公厅`, `县教育局`) or a local office alone (`公安局`, `卫生健康委员会`). National bodies
+    (`国家统计局`, `海关总署`) and ministries name no place either but are one body each."""
+    if not name or name[0] in _LEVEL_FIRST:
+        return True
+    if _NATIONAL.match(name):
+        return False
+    return not _PLACE_QUALIFIED.match(name) and bool(_LOCAL_ORGAN.search(name))
 
 
 def normalise_name(name: str) -> str:
@@ -161,6 +178,7 @@ class Body:
     name: str  # canonical, normalised
     rules: set[str] = field(default_factory=set)  # how its names were joined: "name", "alias", "parent-region prefix"
     names: set[str] = field(default_factory=set)  # as printed
+    generic: bool = False  # the name names no place (`市政府办公厅`, `公安局`): never joined across reports
 
     @property
     def rule(self) -> str:
@@ -201,7 +219,7 @@ class BodyResolver:
                 rule = "parent-region prefix"
             body = bodies.get(final)
             if body is None:
-                body = bodies[final] = Body(body_id_of(final), final)
+                body = bodies[final] = Body(body_id_of(final), final, generic=rule == "name" and names_no_place(final))
             body.rules.add(rule)
             body.names.add(name)
             out[name] = body
@@ -331,8 +349,12 @@ class Comparison:
     panel: dict[str, dict[int, Row]]  # body_id -> year -> the row kept
     changes: list[dict]
     checks: list[dict]
-    warnings: list[str]
+    warning_log: Warnings
     files: list[str]
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.warning_log.items
 
 
 def read_rows(paths: list[Path], db: sqlite3.Connection | None, warnings: Warnings) -> list[Row]:
@@ -486,7 +508,7 @@ def change_rows(body: Body, years: list[int], by_year: dict[int, Row], jump_fact
     return changes, jumps
 
 
-def compare_rows(rows: list[Row], aliases: Aliases, jump_factor: float, warnings: list[str], files: list[str]) -> Comparison:
+def compare_rows(rows: list[Row], aliases: Aliases, jump_factor: float, warnings: Warnings, files: list[str]) -> Comparison:
     resolver = BodyResolver(aliases)
     by_name = resolver.resolve(r.agency for r in rows if r.agency)
     groups: dict[str, dict[int, list[Row]]] = defaultdict(lambda: defaultdict(list))
@@ -495,6 +517,11 @@ def compare_rows(rows: list[Row], aliases: Aliases, jump_factor: float, warnings
         if row.agency is None:
             continue
         row.body = by_name[row.agency]
+        if row.body.generic:  # `市政府办公厅`: which city's is a guess, so each report is a body of its own
+            name = f"{row.body.name} ({row.doc_id})"
+            row.body = Body(body_id_of(name), name, {"names no place: not joined"}, {row.agency}, generic=True)
+            warnings.add(row.file, row.line, f"record {row.doc_id}: agency {row.agency} names no place; it is a body of its "
+                                             "own, joined to no other report (an alias can join it)")
         bodies[row.body.body_id] = row.body
         if row.year is not None:
             groups[row.body.body_id][row.year].append(row)
@@ -580,7 +607,7 @@ def compare_files(paths: list[Path | str], out_dir: Path | str, aliases: Path | 
     try:
         db.executescript(SCHEMA)
         rows = read_rows([Path(p) for p in paths], db, warnings)
-        cmp = compare_rows(rows, alias_table, jump_factor, warnings.items, [str(_records_file(Path(p))) for p in paths])
+        cmp = compare_rows(rows, alias_table, jump_factor, warnings, [str(_records_file(Path(p))) for p in paths])
         write_sqlite_rest(db, cmp)
         db.executescript(INDEXES)
         db.commit()

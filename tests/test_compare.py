@@ -286,3 +286,21 @@ def test_infer_compare_runs_after_the_batch_and_links_to_its_pages(tmp_path):
     for href in hrefs:
         page, anchor = unquote(href).split("#")
         assert lxml.html.parse(str(out / "compare" / page)).getroot().get_element_by_id(anchor) is not None
+
+
+def test_a_name_without_its_place_joins_no_other_report_unless_an_alias_says_so(tmp_path, capsys):
+    recs = [record("g1", "市政府办公厅", 2021, requests_pending=1), record("g2", "市政府辦公廳", 2022, requests_carried_over=5),
+            record("p1", "公安局", 2021), record("p2", "公安局", 2022), record("n1", "国家统计局", 2021), record("n2", "国家统计局", 2022)]
+    path = write_jsonl(tmp_path / "r.jsonl", recs)
+    cmp = compare_files([path], tmp_path / "o")
+    body = {r.doc_id: r.body.body_id for r in cmp.rows}
+    assert body["g1"] != body["g2"] and body["p1"] != body["p2"] and body["n1"] == body["n2"]
+    assert [c["body"] for c in cmp.checks if c["check"] == "carried_over_vs_last_pending"] == ["国家统计局"]
+    assert f"{path}:1: record g1: agency 市政府办公厅 names no place" in capsys.readouterr().err
+    aliases = tmp_path / "aliases.yaml"
+    aliases.write_text("same:\n  云泽市人民政府办公厅: [市政府办公厅]\n", encoding="utf-8")
+    joined = compare_files([path], tmp_path / "o2", aliases)
+    body = {r.doc_id: r.body for r in joined.rows}
+    assert body["g1"] is body["g2"] and body["g1"].name == "云泽市人民政府办公厅"
+    assert [(c["body"], c["status"]) for c in joined.checks if c["check"] == "carried_over_vs_last_pending"] == \
+        [("云泽市人民政府办公厅", "fail"), ("国家统计局", "uncertain")]
