@@ -729,12 +729,14 @@ def _body_section(cmp: Comparison, body: Body, checks: list[dict], out_path: Pat
 
 
 def _flagged(cmp: Comparison, by_body: dict[str, list[dict]]) -> list[tuple]:
-    """Bodies with a failing or uncertain cross-year check or a report failing its own checks, worst first."""
+    """Bodies with a failing cross-year check, a jump or a report failing its own checks, worst first.
+    (A carried-over check that is uncertain because a report does not state the figures is no reason
+    to look: narrative reports rarely do.)"""
     flagged = []
     for body_id, by_year in cmp.panel.items():
         checks = by_body.get(body_id, [])
         fail = [c for c in checks if c["status"] == "fail"]
-        unsure = [c for c in checks if c["status"] == "uncertain"]
+        unsure = [c for c in checks if c["check"] == "jump"]
         own = [(year, row) for year, row in sorted(by_year.items()) if row.failing]
         if fail or unsure or own:
             flagged.append((-len(fail), -sum(len(r.failing) for _, r in own), -len(unsure), cmp.bodies[body_id].name,
@@ -806,7 +808,7 @@ def _write_overview(out, cmp: Comparison, by_body: dict[str, list[dict]], where:
     if not flagged:
         out.write("<p>None: every cross-year check passed and no report has a failing check of its own.</p>\n")
         return
-    out.write("<table class='failing'><tr><th>body</th><th>cross-year fail</th><th>uncertain</th>"
+    out.write("<table class='failing'><tr><th>body</th><th>cross-year fail</th><th>jumps</th>"
               "<th>reports' own failing checks</th><th>checks</th></tr>\n")
     for _, _, _, name, body_id, fail, unsure, own in flagged:
         listed = [f"<span class='status-{c['status']}'>{esc(c['check'])} {c['year_from']}→{c['year_to']}</span>: "
