@@ -296,6 +296,10 @@ def _year(value: Any) -> int | None:
     return None
 
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _records_file(path: Path) -> Path:
     return path / "records.jsonl" if path.is_dir() else path
 
@@ -414,16 +418,18 @@ def _row(rec: dict, path: Path, n: int, pages: Path, warnings: Warnings) -> Row:
         if value is None and rec.get(name) is not None:
             warnings.add(path, n, f"record {doc_id}: {name} is not a number ({rec.get(name)!r}); taken as not stated")
         fields[name] = value
-    facts = rec.get("facts") if isinstance(rec.get("facts"), list) else []
+    facts = _list(rec.get("facts"))
     page = pages / page_name(doc_id)
     has_page = page.is_file()
     evidence = {}  # the fact of each value; its evidence text only where no page shows it
-    for name, indices in (rec.get("sources") or {}).items():
+    sources = rec.get("sources") if isinstance(rec.get("sources"), dict) else {}
+    for name, indices in sources.items():
+        indices = _list(indices)
         if fields.get(name) is not None and indices and isinstance(indices[0], int) and 0 <= indices[0] < len(facts):
             fact = facts[indices[0]] if isinstance(facts[indices[0]], dict) else {}
             text = "" if has_page else str(fact.get("evidence") or fact.get("count_text") or "")[:EVIDENCE_CHARS]
             evidence[name] = (indices[0], text)
-    own = [c for c in rec.get("checks") or [] if isinstance(c, dict)]
+    own = [c for c in _list(rec.get("checks")) if isinstance(c, dict)]
     statuses = [c.get("status") for c in own]
     return Row(doc_id, str(path), n, str(rec.get("source", "")), agency, year, fields, statuses.count("fail"),
                statuses.count("uncertain"), len(facts), str(rec.get("sha256", "")), str(rec.get("model_version", "")),
@@ -432,10 +438,10 @@ def _row(rec: dict, path: Path, n: int, pages: Path, warnings: Warnings) -> Row:
 
 
 def _store_facts_and_checks(db: sqlite3.Connection, rec: dict, row: Row) -> None:
-    facts = [f for f in rec.get("facts") or [] if isinstance(f, dict)]
+    facts = [f if isinstance(f, dict) else {} for f in _list(rec.get("facts"))]  # fact i stays fact i
     _insert(db, "facts", ("doc_id", "fact") + FACT_COLUMNS + ("cell",),
             ([row.doc_id, i] + [f.get(c) for c in FACT_COLUMNS] + [f.get("cell")] for i, f in enumerate(facts)))
-    own = [c for c in rec.get("checks") or [] if isinstance(c, dict)]
+    own = [c for c in _list(rec.get("checks")) if isinstance(c, dict)]
     _insert(db, "checks", ("scope", "check_name", "status", "doc_id", "year", "field_from", "message", "values_json", "facts"),
             (["report", c.get("check"), c.get("status"), row.doc_id, row.year, c.get("field"), c.get("message"),
               c.get("values"), c.get("facts")] for c in own))

@@ -199,18 +199,20 @@ def test_two_reports_of_one_body_and_year_give_one_row_and_a_check(tmp_path):
 def test_bad_input_is_named_by_file_and_line_and_the_rest_is_compared(tmp_path, capsys):
     first = write_jsonl(tmp_path / "a" / "records.jsonl", [BATCH[0], record("noyear", "白石镇人民政府", None), BATCH[1]],
                         tail='{"doc_id": "torn", "agen')
-    second = write_jsonl(tmp_path / "b" / "records.jsonl", [BATCH[3], dict(BATCH[0], requests_received=99), BATCH[4]])
+    odd = dict(record("odd", "东岭区教育局", 2023, requests_received=2), sources=5, checks="?", facts=[1], requests_pending="many")
+    second = write_jsonl(tmp_path / "b" / "records.jsonl", [BATCH[3], dict(BATCH[0], requests_received=99), BATCH[4], [1, 2], odd])
     assert cli.main(["compare", str(first), str(second), str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
     assert f"{first}:4: not JSON" in err and "torn last line" in err
     assert f"{first}:2: record noyear has no year" in err
     assert f"{second}:2: doc_id qh-2021 was already read at {first}:1" in err
     assert f"{tmp_path / 'missing.jsonl'}: no such records file" in err
+    assert f"{second}:4: not a record (no doc_id)" in err and f"{second}:5: record odd: requests_pending is not a number" in err
     panel = read_csv(tmp_path / "o" / "panel.csv")
     assert [(r["doc_id"], r["requests_received"]) for r in panel] == \
-        [("qh-2021", "20"), ("qh-2022", "25"), ("qhb-2021", "4"), ("qhb-2022", "6")]
+        [("odd", "2"), ("qh-2021", "20"), ("qh-2022", "25"), ("qhb-2021", "4"), ("qhb-2022", "6")]
     page = (tmp_path / "o" / "compare.html").read_text(encoding="utf-8")
-    assert "4 warnings" in page and "torn last line" in page
+    assert "6 warnings" in page and "torn last line" in page
 
 
 def test_an_infer_output_folder_can_be_given(tmp_path):
