@@ -229,6 +229,8 @@ def test_compare_page_draws_one_chart_per_stated_field_with_a_point_per_year(com
     assert [y for y, _ in years] == [2019, 2020, 2021, 2023]
     xs = [x for _, x in years]
     assert xs == sorted(xs) and (xs[3] - xs[2]) > 1.5 * (xs[2] - xs[1])  # the missing 2022 leaves a gap
+    heights = svg.locator("circle").evaluate_all("cs => cs.map(c => c.getBoundingClientRect().top)")
+    assert sorted(range(4), key=lambda i: heights[i]) == [1, 3, 0, 2]  # 14 drawn highest, then 11, 10, 9
     assert svg.locator("circle title").all_text_contents() == ["2019: 10", "2020: 14", "2021: 9", "2023: 11"]
     labels = svg.locator("a text")
     assert labels.all_text_contents() == ["10", "14", "9", "11"] and all(labels.nth(i).is_visible() for i in range(4))
