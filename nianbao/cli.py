@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "nianbao.train",
     "nianbao.infer",
     "nianbao.evaluate",
+    "nianbao.compare",
 )
 
 

@@ -37,7 +37,7 @@ from .pipeline import DEFAULT_MODEL_DIR, Job, ModelMissing, Predictor, check_mod
 from .records import iter_records
 RECORDS = "records.jsonl"
 ERRORS = "errors.jsonl"
-PARTS_DIR = "html_parts"  # per-report HTML fragments, joined into report.html at the end
+PARTS_DIR = "pages"  # one HTML page per report, written as it finishes; report.html is their index (nianbao.report.PAGES_DIR)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -235,6 +235,10 @@ def run(args: argparse.Namespace) -> int:
         done += 1
     drop_superseded(records_path)
     finish_outputs(out_dir)
+    if getattr(args, "compare", False):  # --compare: the batch's panel, changes and cross-year checks (nianbao.compare)
+        from .compare import compare_files
+
+        compare_files([records_path], out_dir / "compare")
     print(f"infer: done {done}, failed {failed}, skipped {skipped} already done; outputs in {out_dir}")
     return 0 if (done + skipped) > 0 else 1
 
@@ -311,6 +315,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="with --engine ray: cluster to join (auto, ray://HOST:PORT); default: start Ray on this machine")
     parser.add_argument("--num-cpus", type=int, default=None,
                         help="with --engine ray: CPUs to use, one single-CPU worker each (default: all of the cluster's)")
+    parser.add_argument("--compare", action="store_true",
+                        help="after the batch, compare its reports across years and bodies into OUT/compare (nianbao compare)")
     return parser
 
 

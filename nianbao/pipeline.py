@@ -198,7 +198,7 @@ class Job:
     size: int = 0  # bytes of the file: long reports get batches of their own (infer._batches)
 
 
-Result = tuple[Job, "dict | None", "str | None", "str | None"]  # (job, record, html fragment, error)
+Result = tuple[Job, "dict | None", "str | None", "str | None"]  # (job, record, HTML page, error)
 
 
 def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None = None) -> Iterator[Result]:
@@ -231,7 +231,7 @@ def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None 
 
 
 def structure(predictor: Predictor, job: Job, doc: Any, spans: list[Span]) -> Result:
-    """One tagged report -> its result: the record and its HTML fragment, or why it could not be built."""
+    """One tagged report -> its result: the record and its HTML page, or why it could not be built."""
     from .report import render_document
 
     try:

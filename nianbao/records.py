@@ -555,14 +555,23 @@ def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str,
     return record
 
 
-def iter_records(path: Path) -> Iterator[dict]:
-    """Records of a records.jsonl, one at a time (skipping a line that is not JSON: a torn last line)."""
+def iter_numbered_records(path: Path, on_bad_line: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of a records.jsonl; a line that is not JSON (a torn last line) is
+    skipped and, with `on_bad_line`, reported as (line number, reason)."""
     if not path.exists():
         return
     with open(path, encoding="utf-8") as fh:
-        for line in fh:
+        for n, line in enumerate(fh, start=1):
             if line.strip():
                 try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+                    yield n, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    if on_bad_line is not None:
+                        torn = "" if line.endswith("\n") else " (a torn last line: no newline at its end)"
+                        on_bad_line(n, f"not JSON: {exc.msg}{torn}")
+
+
+def iter_records(path: Path, on_bad_line: Callable[[int, str], None] | None = None) -> Iterator[dict]:
+    """Records of a records.jsonl, one at a time (skipping a line that is not JSON: a torn last line)."""
+    for _, record in iter_numbered_records(path, on_bad_line):
+        yield record

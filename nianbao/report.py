@@ -1,14 +1,19 @@
-"""The browser view of a batch (report.html) and its pandas-ready CSVs.
+"""The browser view of a batch (report.html and pages/) and its pandas-ready CSVs.
 
-report.html is one self-contained file: inline CSS, no scripts, no external assets, so it
-opens from disk with no server. On top, a summary table (one row per report: fields and
-check counts); below, per report, its original text with every span highlighted in its
-label's colour (`nianbao.labels.COLOURS`), its facts table, its record fields and checks.
-Every piece of text is HTML-escaped.
+The view stays usable at 10,000 reports because no page holds every text:
 
-Each report's section is rendered while the report is processed (`render_document`, which
-needs the original text) and kept as a fragment file; `write_html` joins the summary and
-the fragments at the end, streaming, so the batch never holds all texts in memory.
+- `pages/DOC_ID.html`, one page per report, rendered while the report is processed
+  (`render_document`, which needs the original text) and written as soon as it is done: its
+  original text with every span highlighted in its label's colour (`nianbao.labels.COLOURS`),
+  its record fields, checks and facts (fact i has the anchor `#fact-i`, which
+  `nianbao.compare` links to). Inline CSS, no scripts.
+- `report.html`, the index (`write_html`, streamed from records.jsonl at the end; its size is
+  one row of data per report): one row per report with its fields and check counts, linking to
+  its page. A small inline script draws the rows 100 at a time (previous / next), sorts by any
+  column and filters by agency, year and failing checks over all of them; without scripts the
+  page points to records.csv.
+
+Every page opens from disk with no server and no external asset; every piece of text is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import os
 from pathlib import Path
 from typing import Iterable, Iterator
+from urllib.parse import quote
 
 from .labels import COLOURS, LABEL_NAMES
 from .records import RECORD_FIELDS, iter_records
@@ -28,6 +34,17 @@ FACT_COLUMNS = ("value", "unit", "approx", "count_text", "category_text", "categ
 RECORD_HEAD = ("doc_id", "source", "agency", "year")
 RECORD_TAIL = ("n_facts", "checks_fail", "checks_uncertain", "sha256", "model_version")
 STATUS_COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "uncertain": "#ef6c00"}
+PAGES_DIR = "pages"  # one page per report, beside report.html
+
+
+def page_name(doc_id: str) -> str:
+    """The file name of a report's page in PAGES_DIR."""
+    return f"{doc_id}.html"
+
+
+def page_href(doc_id: str) -> str:
+    """A report's page, relative to report.html (percent-encoded: doc ids are file stems, often Chinese)."""
+    return f"{PAGES_DIR}/{quote(page_name(doc_id))}"
 
 esc = html.escape
 
@@ -46,6 +63,11 @@ table {{ border-collapse: collapse; margin: .5em 0; font-size: 90%; }}
 th, td {{ border: 1px solid #bbb; padding: 2px 6px; vertical-align: top; }}
 pre.text {{ white-space: pre-wrap; background: #fafafa; border: 1px solid #ddd; padding: .8em; max-height: 30em; overflow: auto; }}
 section.report {{ border-top: 3px solid #444; margin-top: 2em; }}
+tr:target {{ outline: 3px solid #1565c0; }}
+table.index th {{ cursor: pointer; user-select: none; background: #eee; }}
+table.index th.sorted-asc::after {{ content: " ▲"; }} table.index th.sorted-desc::after {{ content: " ▼"; }}
+.filters label, .pager label {{ margin-right: 1.2em; }}
+table.index td:nth-child(2) {{ white-space: nowrap; }}
 .status-pass {{ color: {STATUS_COLOURS['pass']}; }} .status-fail {{ color: {STATUS_COLOURS['fail']}; font-weight: bold; }}
 .status-uncertain {{ color: {STATUS_COLOURS['uncertain']}; }}
 {label_rules}
@@ -60,7 +82,7 @@ def highlight(original: str, spans: list[dict]) -> str:
             continue
         parts.append(esc(original[cursor : span["start"]]))
         title = f'{span["label"]} {span.get("score", 1.0):.2f}'
-        parts.append(f'<mark class="lbl-{esc(span["label"])}" title="{esc(title)}">'
+        parts.append(f'<mark id="at-{int(span["start"])}" class="lbl-{esc(span["label"])}" title="{esc(title)}">'
                      f'{esc(original[span["start"] : span["end"]])}</mark>')
         cursor = span["end"]
     parts.append(esc(original[cursor:]))
@@ -71,19 +93,26 @@ def _cell(value) -> str:
     return "" if value is None else esc(str(value))
 
 
-def _facts_table(facts: list[dict]) -> str:
+def _facts_table(facts: list[dict], span_starts: set[int]) -> str:
+    """Fact i is row `#fact-i`; its number links to its highlighted span in the text when one starts there."""
     head = "".join(f"<th>{c}</th>" for c in ("#",) + FACT_COLUMNS)
     rows = "".join(
-        "<tr>" + f"<td>{i}</td>" + "".join(f"<td>{_cell(f.get(c))}</td>" for c in FACT_COLUMNS) + "</tr>"
+        f"<tr id='fact-{i}'><td>" + (f"<a href='#at-{f['start']}'>{i}</a>" if f.get("start") in span_starts else str(i))
+        + "</td>" + "".join(f"<td>{_cell(f.get(c))}</td>" for c in FACT_COLUMNS) + "</tr>"
         for i, f in enumerate(facts)
     )
     return f"<table class='facts'><tr>{head}</tr>{rows}</table>"
 
 
+def _fact_links(indices: list[int]) -> str:
+    return ", ".join(f"<a href='#fact-{int(i)}'>{int(i)}</a>" for i in indices)
+
+
 def _fields_table(record: dict) -> str:
     sources = record.get("sources", {})
     rows = "".join(
-        f"<tr><th>{esc(name)}</th><td>{_cell(record.get(name))}</td><td>{esc(', '.join(map(str, sources.get(name, []))))}</td></tr>"
+        f"<tr><th>{esc(name)}</th><td>{_cell(record.get(name))}</td>"
+        f"<td>{_fact_links(sources.get(name, []))}</td></tr>"
         for name in RECORD_FIELDS
     )
     return f"<table class='record'><tr><th>field</th><th>value</th><th>from facts</th></tr>{rows}</table>"
@@ -103,16 +132,25 @@ def _checks_table(checks: list[dict]) -> str:
             f"<th>facts</th><th>message</th></tr>{rows}</table>")
 
 
+def _page_head(title: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang='zh'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+            f"<style>{_style()}</style></head><body>\n")
+
+
 def render_document(record: dict, original: str) -> str:
-    """One report's section: highlighted text, facts, record fields and checks."""
+    """One report's page (pages/DOC_ID.html): highlighted text, record fields, checks and facts."""
     title = f"{record['doc_id']} — {record.get('agency') or '?'} {record.get('year') or ''}"
+    spans = record.get("spans", [])
     return (
+        _page_head(title)
+        + "<p><a href='../report.html'>← all reports</a></p>"
         f"<section class='report' id='{_anchor(record['doc_id'])}'>"
-        f"<h2>{esc(title)}</h2><p>source: {esc(str(record.get('source', '')))}<br>"
+        f"<h1>{esc(title)}</h1><p>source: {esc(str(record.get('source', '')))}<br>"
         f"sha256: {esc(record.get('sha256', ''))} · model: {esc(str(record.get('model_version', '')))}</p>"
-        f"<h3>Text</h3><pre class='text'>{highlight(original, record.get('spans', []))}</pre>"
-        f"<h3>Record</h3>{_fields_table(record)}<h3>Checks</h3>{_checks_table(record.get('checks', []))}"
-        f"<h3>Facts</h3>{_facts_table(record.get('facts', []))}</section>\n"
+        f"<p>Labels: {_legend()}</p>"
+        f"<h2>Text</h2><pre class='text'>{highlight(original, spans)}</pre>"
+        f"<h2>Record</h2>{_fields_table(record)}<h2>Checks</h2>{_checks_table(record.get('checks', []))}"
+        f"<h2>Facts</h2>{_facts_table(record.get('facts', []), {s['start'] for s in spans})}</section>\n</body></html>\n"
     )
 
 
@@ -121,37 +159,125 @@ def _status_counts(record: dict) -> tuple[int, int]:
     return statuses.count("fail"), statuses.count("uncertain")
 
 
-def _summary_rows(records: Iterable[dict]) -> Iterator[str]:
+INDEX_COLUMNS = ("doc_id", "agency", "year") + RECORD_FIELDS + ("facts", "fail", "uncertain")
+ROWS_PER_VIEW = 100  # rows the index shows at a time; the filters and sorting see every row
+
+
+def _index_rows(records: Iterable[dict], pages_dir: Path) -> Iterator[str]:
+    """One JSON array per report: [page href or null, doc_id, agency, year, fields..., facts, fail, uncertain]."""
     for rec in records:
         fail, unsure = _status_counts(rec)
-        cells = "".join(f"<td>{_cell(rec.get(f))}</td>" for f in RECORD_FIELDS)
-        yield (f"<tr><td><a href='#{_anchor(rec['doc_id'])}'>{esc(rec['doc_id'])}</a></td>"
-               f"<td>{_cell(rec.get('agency'))}</td><td>{_cell(rec.get('year'))}</td>{cells}"
-               f"<td>{len(rec.get('facts', []))}</td><td class='status-fail'>{fail}</td><td class='status-uncertain'>{unsure}</td></tr>\n")
+        doc_id = rec["doc_id"]
+        href = page_href(doc_id) if (pages_dir / page_name(doc_id)).exists() else None
+        row = [href, doc_id, rec.get("agency"), rec.get("year"), *(rec.get(f) for f in RECORD_FIELDS),
+               len(rec.get("facts", [])), fail, unsure]
+        # a `<` in the data could end the <script> element that holds it: written as \u003c (the same JSON string)
+        yield json.dumps(row, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def _legend() -> str:
     return " ".join(f"<mark class='lbl-{name}'>{name}</mark>" for name in LABEL_NAMES)
 
 
+# The index is drawn from the rows' data by this script, ROWS_PER_VIEW rows at a time: a page of
+# 10,000 table rows takes Chromium tens of seconds to lay out, a data array of 10,000 rows does not.
+# Filtering is one pass over the rows, sorting one sort; the table holds only the rows in view.
+INDEX_SCRIPT = """
+(function () {
+  var data = JSON.parse(document.getElementById('rows').textContent);
+  var columns = JSON.parse(document.getElementById('columns').textContent);
+  var table = document.getElementById('index'), body = table.tBodies[0], heads = table.tHead.rows[0].cells;
+  var agency = document.getElementById('f-agency'), year = document.getElementById('f-year');
+  var failing = document.getElementById('f-failing'), shown = document.getElementById('shown');
+  var prev = document.getElementById('prev'), next = document.getElementById('next'), size = document.getElementById('per-view');
+  var FAIL = columns.indexOf('fail') + 1, YEAR = columns.indexOf('year') + 1, AGENCY = columns.indexOf('agency') + 1;
+  var order = data.map(function (_, i) { return i; }), view = order, start = 0;
+  var years = {};
+  data.forEach(function (r) { if (r[YEAR] !== null) years[r[YEAR]] = true; });
+  Object.keys(years).sort().forEach(function (y) {
+    var o = document.createElement('option'); o.value = y; o.textContent = y; year.appendChild(o);
+  });
+  function filter() {
+    var a = agency.value.trim().toLowerCase(), y = year.value, f = failing.checked;
+    view = order.filter(function (i) {
+      var r = data[i];
+      return (!a || String(r[AGENCY] || '').toLowerCase().indexOf(a) >= 0) && (!y || String(r[YEAR]) === y) && (!f || r[FAIL] > 0);
+    });
+    start = 0; draw();
+  }
+  function cell(tr, value) {
+    var td = tr.insertCell(); if (value !== null && value !== undefined) td.textContent = value; return td;
+  }
+  function draw() {
+    var n = Number(size.value), rows = view.slice(start, start + n), frag = document.createDocumentFragment();
+    rows.forEach(function (i) {
+      var r = data[i], tr = document.createElement('tr'), first = tr.insertCell();
+      if (r[0]) { var link = document.createElement('a'); link.href = r[0]; link.textContent = r[1]; first.appendChild(link); }
+      else first.textContent = r[1] + ' (no page)';
+      for (var k = 2; k < r.length; k++) {
+        var td = cell(tr, r[k]);
+        if (k === FAIL) td.className = 'status-fail'; else if (k === r.length - 1) td.className = 'status-uncertain';
+      }
+      frag.appendChild(tr);
+    });
+    body.replaceChildren(frag);
+    shown.textContent = view.length ? 'rows ' + (start + 1) + '–' + (start + rows.length) + ' of ' + view.length +
+      ' shown (' + data.length + ' reports)' : '0 of ' + data.length + ' reports';
+    prev.disabled = start === 0; next.disabled = start + n >= view.length;
+  }
+  function compare(a, b) {  // blanks last, numbers before text
+    if (a === null || b === null) return a === b ? 0 : (a === null ? 1 : -1);
+    if (typeof a !== typeof b) return typeof a === 'number' ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  Array.prototype.forEach.call(heads, function (th, c) {
+    th.addEventListener('click', function () {
+      var desc = th.classList.contains('sorted-asc'), k = c + 1;
+      Array.prototype.forEach.call(heads, function (h) { h.classList.remove('sorted-asc', 'sorted-desc'); });
+      th.classList.add(desc ? 'sorted-desc' : 'sorted-asc');
+      order.sort(function (i, j) {
+        var a = data[i][k], b = data[j][k];
+        if (a === null || b === null) return compare(a, b) || i - j;
+        return (desc ? -compare(a, b) : compare(a, b)) || i - j;
+      });
+      filter();
+    });
+  });
+  prev.addEventListener('click', function () { start = Math.max(0, start - Number(size.value)); draw(); });
+  next.addEventListener('click', function () { start += Number(size.value); draw(); });
+  size.addEventListener('change', function () { start = 0; draw(); });
+  [agency, year, failing].forEach(function (el) { el.addEventListener('input', filter); el.addEventListener('change', filter); });
+  filter();
+})();
+"""
+
+
 def write_html(records_path: Path, parts_dir: Path, out_path: Path) -> None:
-    """report.html from records.jsonl and the per-report fragments (temp file, then rename)."""
+    """report.html, the index of a batch: one row per report of records.jsonl linking to its page in
+    `parts_dir` (pages/, written by infer as each report finishes); streamed, temp file then rename.
+
+    The rows are data in the page (one JSON array per report, about 150 bytes) that its script
+    draws, sorts and filters; `parts_dir` must be the folder PAGES_DIR beside `out_path`, as the
+    links are relative."""
     tmp = out_path.with_name(out_path.name + ".tmp")
-    head = "".join(f"<th>{c}</th>" for c in ("doc_id", "agency", "year") + RECORD_FIELDS + ("facts", "fail", "uncertain"))
+    head = "".join(f"<th>{c}</th>" for c in INDEX_COLUMNS)
+    sizes = "".join(f"<option{' selected' if n == ROWS_PER_VIEW else ''}>{n}</option>" for n in (ROWS_PER_VIEW, 500, 2000))
     with open(tmp, "w", encoding="utf-8") as out:
-        out.write(f"<!DOCTYPE html>\n<html lang='zh'><head><meta charset='utf-8'><title>nianbao records</title>"
-                  f"<style>{_style()}</style></head><body>\n<h1>nianbao records</h1><p>Labels: {_legend()}</p>\n")
-        out.write(f"<table class='summary'><tr>{head}</tr>\n")
-        out.writelines(_summary_rows(iter_records(records_path)))
-        out.write("</table>\n")
-        for rec in iter_records(records_path):
-            part = parts_dir / f"{rec['doc_id']}.html"
-            if part.exists():
-                out.write(part.read_text(encoding="utf-8"))
-            else:
-                out.write(f"<section class='report' id='{_anchor(rec['doc_id'])}'><h2>{esc(rec['doc_id'])}</h2>"
-                          "<p>(text view not available)</p></section>\n")
-        out.write("</body></html>\n")
+        out.write(_page_head("nianbao records") + "<h1>nianbao records</h1>\n"
+                  "<p>One row per report; a report's id opens its page (text with spans, record, checks, facts). "
+                  "Click a column to sort.</p>\n<noscript><p>This index is drawn by a script in the page; without "
+                  "scripts, records.csv holds the same table and pages/ one page per report.</p></noscript>\n"
+                  "<p class='filters'><label>agency contains <input id='f-agency' type='search'></label>"
+                  "<label>year <select id='f-year'><option value=''>all</option></select></label>"
+                  "<label><input id='f-failing' type='checkbox'> only reports with failing checks</label></p>\n"
+                  f"<p class='pager'><button id='prev'>‹ previous</button> <span id='shown'></span> "
+                  f"<button id='next'>next ›</button> <label>rows at a time <select id='per-view'>{sizes}</select></label></p>\n")
+        out.write(f"<table class='summary index' id='index'><thead><tr>{head}</tr></thead><tbody></tbody></table>\n")
+        out.write(f"<script type='application/json' id='columns'>{json.dumps(INDEX_COLUMNS)}</script>\n")
+        out.write("<script type='application/json' id='rows'>[\n")
+        for n, row in enumerate(_index_rows(iter_records(records_path), parts_dir)):
+            out.write(("," if n else "") + row + "\n")
+        out.write(f"]</script>\n<script>{INDEX_SCRIPT}</script>\n</body></html>\n")
     os.replace(tmp, out_path)
 
 

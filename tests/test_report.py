@@ -1,10 +1,11 @@
-"""report.html: self-contained, valid, spans highlighted by label, everything escaped."""
+"""report.html (the index) and pages/ (one per report): self-contained, valid, spans highlighted by label, everything escaped."""
 
 from __future__ import annotations
 
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import lxml.html
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from nianbao import infer
 from nianbao.labels import COLOURS
 from nianbao.paths import real_report_paths, shared_dir
-from nianbao.report import highlight
+from nianbao.records import RECORD_FIELDS
+from nianbao.report import PAGES_DIR, highlight, page_href, page_name, write_html
 
 REPORTS = real_report_paths()
 VOID = {"meta", "br", "hr", "img", "link", "input", "col", "wbr"}
@@ -46,29 +48,68 @@ def out_dir(tmp_path_factory) -> Path:
     return out
 
 
-def test_report_html_is_balanced_and_needs_no_server(out_dir):
-    page = (out_dir / "report.html").read_text(encoding="utf-8")
+def _balanced(page: str) -> None:
     checker = TagBalance()
     checker.feed(page)
     checker.close()
     assert checker.problems == [] and checker.stack == []
-    tree = lxml.html.fromstring(page)
-    assert not tree.xpath("//script") and not tree.xpath("//link")
-    assert not [src for src in tree.xpath("//@src") if src.startswith(("http", "//"))]
+
+
+def _records(out_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (out_dir / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_index_and_pages_are_balanced_and_need_no_server(out_dir):
+    index = (out_dir / "report.html").read_text(encoding="utf-8")
+    _balanced(index)
+    tree = lxml.html.fromstring(index)
+    assert len(tree.xpath("//script[not(@type)]")) == 1 and not tree.xpath("//script/@src") and not tree.xpath("//link")
+    assert not tree.xpath("//pre")  # the index holds no report text: its size is one row per report
+    for rec in _records(out_dir):
+        page = (out_dir / PAGES_DIR / page_name(rec["doc_id"])).read_text(encoding="utf-8")
+        _balanced(page)
+        tree = lxml.html.fromstring(page)
+        assert not tree.xpath("//script") and not tree.xpath("//link")
+        assert not [src for src in tree.xpath("//@src") if src.startswith(("http", "//"))]
+
+
+def index_rows(index_html: str) -> list[list]:
+    """The rows of report.html as its script reads them: [page href, doc_id, agency, year, fields..., facts, fail, uncertain]."""
+    return json.loads(lxml.html.fromstring(index_html).get_element_by_id("rows").text_content())
+
+
+def test_the_index_links_each_report_to_its_page(out_dir):
+    records = _records(out_dir)
+    rows = index_rows((out_dir / "report.html").read_text(encoding="utf-8"))
+    assert len(rows) == len(records)
+    for row, rec in zip(rows, records):
+        href, doc_id, agency, year = row[:4]
+        assert (out_dir / unquote(href)).is_file() and href == page_href(rec["doc_id"]) and doc_id == rec["doc_id"]
+        assert (agency, year) == (rec.get("agency"), rec.get("year"))
+        assert row[4:-3] == [rec.get(f) for f in RECORD_FIELDS] and row[-3] == len(rec["facts"])
+
+
+def test_index_data_cannot_end_its_script(tmp_path):
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({"doc_id": "x", "agency": "</script><script>alert(1)</script><!--", "year": 2020,
+                                   "facts": [], "checks": []}) + "\n", encoding="utf-8")
+    write_html(records, tmp_path / PAGES_DIR, tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "alert" in page and "<script>alert" not in page and "<!--" not in page
+    assert index_rows(page)[0][:3] == [None, "x", "</script><script>alert(1)</script><!--"]
 
 
 def test_every_fact_is_highlighted_as_a_count_and_labels_have_their_colours(out_dir):
-    page = (out_dir / "report.html").read_text(encoding="utf-8")
-    tree = lxml.html.fromstring(page)
-    records = [json.loads(line) for line in (out_dir / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-    for rec in records:
+    for rec in _records(out_dir):
+        page = (out_dir / PAGES_DIR / page_name(rec["doc_id"])).read_text(encoding="utf-8")
+        tree = lxml.html.fromstring(page)
         section = tree.get_element_by_id(f"doc-{rec['doc_id']}")
-        marked = [m.text_content() for m in section.xpath(".//mark[@class='lbl-COUNT']")]
+        marked = [m.text_content() for m in section.xpath(".//pre[@class='text']//mark[@class='lbl-COUNT']")]
         assert marked == [f["count_text"] for f in rec["facts"]]
-    summary_rows = tree.xpath("//table[@class='summary']//tr")
-    assert len(summary_rows) == len(records) + 1
-    for label, colour in COLOURS.items():
-        assert f".lbl-{label}" in page and colour in page
+        assert [r.get("id") for r in section.xpath(".//table[@class='facts']//tr[@id]")] == \
+            [f"fact-{i}" for i in range(len(rec["facts"]))]
+        for label, colour in COLOURS.items():
+            assert f".lbl-{label}" in page and colour in page
 
 
 def test_text_is_escaped():
