@@ -82,6 +82,51 @@ def append_line(path: Path, obj: dict) -> None:
         os.close(fd)
 
 
+class SyncedAppender:
+    """Appends whole JSON lines to one file, each in a single write, with fsync in a background thread.
+
+    A line is in the kernel's hands once `append` returns (a killed run keeps it); the fsync that makes
+    it survive a power cut follows at once in the thread, covering every line written before it, so the
+    disk wait (4 ms a record here) overlaps the next report's work instead of adding to it. `close`
+    waits for the last fsync."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.pending = threading.Event()
+        self.closing = False
+        self.error: OSError | None = None
+        self.thread = threading.Thread(target=self._sync_loop, name="fsync", daemon=True)
+        self.thread.start()
+
+    def append(self, obj: dict) -> None:
+        if self.error is not None:
+            raise self.error
+        os.write(self.fd, (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8"))
+        self.pending.set()
+
+    def _sync_loop(self) -> None:
+        while True:
+            self.pending.wait()
+            self.pending.clear()
+            try:
+                os.fsync(self.fd)
+            except OSError as exc:  # reported by the next append, or by close
+                self.error = exc
+            if self.closing and not self.pending.is_set():
+                return
+
+    def close(self) -> None:
+        self.closing = True
+        self.pending.set()
+        self.thread.join()
+        os.fsync(self.fd)
+        os.close(self.fd)
+        if self.error is not None:
+            raise self.error
+
+
 def repair_torn_tail(path: Path) -> None:
     """Cut a last line left without its newline by a killed run, so appends stay whole."""
     if not path.exists() or path.stat().st_size == 0:
@@ -225,14 +270,18 @@ def run(args: argparse.Namespace) -> int:
         failed += 1
         _report_error(errors_path, path, None, reason)
     done = 0
-    for job, record, fragment, error in _results(args, jobs, model_dir):
-        if error is not None:
-            failed += 1
-            _report_error(errors_path, job.path, job.doc_id, error)
-            continue
-        write_atomic_html(out_dir / PARTS_DIR / f"{job.doc_id}.html", fragment)
-        append_line(records_path, record)
-        done += 1
+    records = SyncedAppender(records_path)
+    try:
+        for job, record, page, error in _results(args, jobs, model_dir):
+            if error is not None:
+                failed += 1
+                _report_error(errors_path, job.path, job.doc_id, error)
+                continue
+            write_atomic_html(out_dir / PARTS_DIR / f"{job.doc_id}.html", page)
+            records.append(record)
+            done += 1
+    finally:
+        records.close()
     drop_superseded(records_path)
     finish_outputs(out_dir)
     if getattr(args, "compare", False):  # --compare: the batch's panel, changes and cross-year checks (nianbao.compare)

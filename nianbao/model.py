@@ -131,10 +131,10 @@ def uses_rule_features(config: Any) -> bool:
 def rule_tag_ids(text: str) -> np.ndarray:
     """The rule pre-annotator's BIO tag id for every character of `text` (0 = O), as small integers:
     one byte a character, so a 20 MB report's tags stay small."""
-    from .rules import annotate
+    from .rules import annotate_once
 
     ids = np.zeros(len(text), dtype=np.int8)
-    for span in sorted(annotate(text).spans, key=lambda s: s.start):
+    for span in sorted(annotate_once(text).spans, key=lambda s: s.start):
         if span.start < 0 or span.end > len(text) or span.start >= span.end:
             raise ValueError(f"rule span {span.start}-{span.end} outside text of length {len(text)}")
         if ids[span.start:span.end].any():

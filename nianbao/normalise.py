@@ -415,9 +415,10 @@ def _one_char(converter, ch: str) -> str:
     return converted if len(converted) == 1 else ch
 
 
-def detect_script(text: str) -> str:
-    """`simplified`, `traditional` or `mixed`, from the characters that differ between scripts."""
-    to_simp = simplified_view(text)
+def detect_script(text: str, simplified: str | None = None) -> str:
+    """`simplified`, `traditional` or `mixed`, from the characters that differ between scripts
+    (`simplified`: the text's Simplified view, when the caller has it already)."""
+    to_simp = simplified if simplified is not None else simplified_view(text)
     to_trad = _converter("s2t").convert(text)
     trad = sum(1 for a, b in zip(text, to_simp) if a != b)
     simp = sum(1 for a, b in zip(text, to_trad) if a != b) if len(to_trad) == len(text) else 0

@@ -129,11 +129,11 @@ def spans_for_record(doc: Any, spans: list[Span]) -> list[dict]:
 def rule_categories(text: str, spans: list[Span]) -> list[Span]:
     """The rule pre-annotator's CATEGORY terms that no predicted span touches: more nouns for the
     linker to choose from (a list `行政复议案、行政诉讼案` the tagger left untagged), never output as spans."""
-    from .rules import annotate
+    from .rules import annotate_once
 
     taken = sorted((s.start, s.end) for s in spans)
     extra = []
-    for term in annotate(text).spans:
+    for term in annotate_once(text).spans:
         if term.label != "CATEGORY":
             continue
         i = bisect.bisect_left(taken, (term.end, -1))

@@ -432,6 +432,14 @@ def _to_annotation(counts: list[_Cand], terms: list[_Cand]) -> Annotation:
     return Annotation(spans=spans, relations=relations)
 
 
+@lru_cache(maxsize=64)
+def annotate_once(text: str) -> Annotation:
+    """`annotate` with the default lexicon, remembered for the last few texts: the model backend asks for
+    one report's rule tags twice (the tagger's rule features, then the linker's extra category terms).
+    Callers must not change the Annotation it returns."""
+    return annotate(text)
+
+
 def annotate(text: str, lexicon_path: str | None = None, work: dict[str, int] | None = None) -> Annotation:
     """Pre-annotate one report's clean text: spans (ids r1…) and COUNT -> CATEGORY/OUTCOME relations.
 
