@@ -55,13 +55,13 @@ def file_sha256(path: str | Path) -> str:
 _WORKER_PREDICTOR: Predictor | None = None
 
 
-def _init_worker(backend: str, model_dir: str, batch_size: int, threads: int) -> None:
+def _init_worker(backend: str, model_dir: str, batch_size: int, threads: int, runtime: str = "torch") -> None:
     global _WORKER_PREDICTOR
     if backend == "model":
         import torch
 
         torch.set_num_threads(threads)
-    _WORKER_PREDICTOR = make_predictor(backend, Path(model_dir), batch_size)
+    _WORKER_PREDICTOR = make_predictor(backend, Path(model_dir), batch_size, runtime)
 
 
 def _worker_batch(jobs: list[Job]):
@@ -317,7 +317,7 @@ def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iter
                 import torch
 
                 torch.set_num_threads(max(1, os.cpu_count() or 1))
-            predictor = make_predictor(args.backend, model_dir, args.batch_size)
+            predictor = make_predictor(args.backend, model_dir, args.batch_size, args.runtime)
             # one result at a time, as each report is done; characters counted as the tagger goes
             stream = ([result] for batch in batches for result in iter_batch(predictor, batch, chars.update))
             yield from _with_bar(stream, bar)
@@ -326,7 +326,7 @@ def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iter
 
             threads = max(1, (os.cpu_count() or 1) // args.workers)
             ctx = mp.get_context("spawn")
-            with ctx.Pool(args.workers, _init_worker, (args.backend, str(model_dir), args.batch_size, threads)) as pool:
+            with ctx.Pool(args.workers, _init_worker, (args.backend, str(model_dir), args.batch_size, threads, args.runtime)) as pool:
                 yield from _with_bar(pool.imap(_worker_batch, batches), bar)
     finally:
         chars.close()
@@ -357,6 +357,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--model", default=None, help=f"saved model directory (default: {DEFAULT_MODEL_DIR})")
     parser.add_argument("--backend", choices=("model", "rules"), default="model", help="model (default) or rules (no model needed)")
     parser.add_argument("--batch-size", type=int, default=16, help="reports per batch (default 16)")
+    parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
+                        help="forward pass in torch (default) or ONNX Runtime (exported once, cached beside the model)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
                         help="local (default) or ray: run on a Ray cluster (pip install nianbao[ray]; docs/RAY.md)")

@@ -280,6 +280,50 @@ def quantize_linear_int8(model: Any, device: str = "cpu") -> Any:
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def onnx_session(model: Any, path: Path, quantized: bool) -> Any:
+    """An ONNX Runtime session for `model`, exported (and int8-quantized) once and cached.
+
+    The export lives in `<path>/onnx/`, or under ~/.cache/nianbao/onnx/ when the model directory is
+    read-only, named by a hash of the weights file, so a retrained model is exported again."""
+    import os
+
+    import onnxruntime as ort
+    import torch
+
+    weights = next((path / n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).exists()), None)
+    stamp = hashlib.sha256(f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}".encode() if weights else b"").hexdigest()[:12]
+    name = f"model-{stamp}{'.int8' if quantized else ''}.onnx"
+    cache = path / "onnx"
+    try:
+        cache.mkdir(exist_ok=True)
+    except OSError:
+        cache = Path.home() / ".cache" / "nianbao" / "onnx"
+        cache.mkdir(parents=True, exist_ok=True)
+    target = cache / name
+    if not target.exists():
+        plain = cache / f"model-{stamp}.onnx"
+        if not plain.exists():
+            inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if uses_rule_features(model.config) else [])
+            dummy = tuple(torch.ones((2, 8), dtype=torch.long) for _ in inputs)
+            tmp = plain.with_suffix(".tmp")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(model, dummy, str(tmp), input_names=inputs, output_names=["logits"],
+                                  dynamic_axes={k: {0: "batch", 1: "tokens"} for k in [*inputs, "logits"]},
+                                  opset_version=17, dynamo=False)
+            os.replace(tmp, plain)
+        if quantized:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            tmp = target.with_suffix(".tmp")
+            quantize_dynamic(str(plain), str(tmp), weight_type=QuantType.QInt8)
+            os.replace(tmp, target)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+
+
 @dataclass
 class Tagger:
     """A saved model ready to tag whole reports."""
@@ -290,15 +334,20 @@ class Tagger:
     stride: int = 64
     version: str = "unknown"
     device: str = "cpu"
+    onnx: Any = None  # an ONNX Runtime session that runs the forward pass instead of torch (runtime="onnx")
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", quantize: bool | None = None) -> "Tagger":
+    def load(cls, path: str | Path, device: str = "cpu", quantize: bool | None = None, runtime: str = "torch") -> "Tagger":
         """Load a `save_pretrained` directory written by `train.py` (or any compatible one).
 
         `quantize`: int8 dynamic quantization of the Linear layers (CPU only); None = on for
         CPU, where it makes inference faster for a negligible change in the spans (README,
         "Speed and memory").
+        `runtime`: "torch", or "onnx": the model exported to ONNX once (cached beside it, see
+        `onnx_session`) and run by ONNX Runtime, int8 when quantized.
         """
+        if runtime not in ("torch", "onnx"):
+            raise ValueError(f"unknown runtime {runtime!r}: torch or onnx")
         from transformers import AutoConfig, AutoModelForTokenClassification
 
         path = Path(path)
@@ -309,8 +358,14 @@ class Tagger:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8")) if (path / META_FILE).exists() else {}
         model.to(device).eval()
         version = str(meta.get("model_version", "unknown"))
-        if quantize if quantize is not None else device == "cpu":
-            model = quantize_linear_int8(model, device)
+        quantized = quantize if quantize is not None else device == "cpu"
+        session = None
+        if runtime == "onnx":
+            session = onnx_session(model, path, quantized)
+            version += "+onnx"
+        if quantized:
+            if runtime == "torch":
+                model = quantize_linear_int8(model, device)
             version += "+int8"  # its spans differ slightly from the float model's: records say which ran
         return cls(
             model=model,
@@ -319,6 +374,7 @@ class Tagger:
             stride=int(meta.get("stride", 64)),
             version=version,
             device=device,
+            onnx=session,
         )
 
     def window_probs(
@@ -348,7 +404,12 @@ class Tagger:
                     types = np.array([token_type_ids_for(enc["offset_mapping"][row], windows_rule_ids[i])
                                       for row, i in enumerate(idx)])
                     inputs["token_type_ids"] = torch.as_tensor(types, device=self.device)
-                probs = torch.softmax(self.model(**inputs).logits.float(), dim=-1).cpu().numpy()
+                if self.onnx is not None:
+                    feed = {k: v.numpy().astype(np.int64) for k, v in inputs.items()}
+                    logits = torch.from_numpy(self.onnx.run(["logits"], feed)[0])
+                else:
+                    logits = self.model(**inputs).logits
+                probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
                 for row, i in enumerate(idx):
                     results[i] = token_probs_to_char_probs(enc["offset_mapping"][row], probs[row], len(windows_text[i]))
         out = [results[i] for i in range(len(windows_text))]

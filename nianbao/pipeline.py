@@ -75,11 +75,11 @@ class RulesPredictor(_Backend):
 class ModelPredictor(_Backend):
     """A saved token classifier (`python train.py`) as a backend."""
 
-    def __init__(self, model_dir: Path, batch_size: int) -> None:
+    def __init__(self, model_dir: Path, batch_size: int, runtime: str = "torch") -> None:
         from .counts import CountClassifier
         from .model import Tagger
 
-        self.tagger = Tagger.load(model_dir)
+        self.tagger = Tagger.load(model_dir, runtime=runtime)
         self.version = self.tagger.version
         self.batch_size = batch_size
         classifier = CountClassifier.load(model_dir)  # None for a model saved without one
@@ -105,11 +105,11 @@ def check_model_dir(model_dir: Path) -> None:
         )
 
 
-def make_predictor(backend: str, model_dir: Path, batch_size: int) -> Predictor:
+def make_predictor(backend: str, model_dir: Path, batch_size: int, runtime: str = "torch") -> Predictor:
     if backend == "rules":
         return RulesPredictor()
     check_model_dir(model_dir)
-    return ModelPredictor(model_dir, batch_size)
+    return ModelPredictor(model_dir, batch_size, runtime)
 
 
 # --------------------------------------------------------------------------- spans

@@ -230,3 +230,24 @@ def test_predict_iter_streams_reports_in_order_with_the_spans_of_the_whole_docum
     key = lambda spans: [(s.start, s.end, s.label, round(s.score, 4)) for s in spans]  # noqa: E731
     assert [key(s) for _, s in streamed] == [key(s) for s in whole]
     assert sum(done) == sum(map(len, texts))
+
+
+def test_onnx_runtime_gives_the_torch_probabilities_and_caches_its_export(char_dir, tmp_path):
+    """The forward pass in ONNX Runtime: exported once into the model directory, the float export gives
+    torch's probabilities; the int8 one stays close; a model_version says which ran."""
+    import shutil
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(char_dir, model_dir)
+    torch_tagger = Tagger.load(model_dir, quantize=False)
+    onnx_tagger = Tagger.load(model_dir, quantize=False, runtime="onnx")
+    assert onnx_tagger.version.endswith("+onnx") and len(list((model_dir / "onnx").glob("*.onnx"))) == 1
+    texts = [TEXT * 5, TEXT]
+    for a, b in zip(torch_tagger.predict_probs(texts), onnx_tagger.predict_probs(texts)):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    int8 = Tagger.load(model_dir, runtime="onnx")
+    assert int8.version.endswith("+onnx+int8") and len(list((model_dir / "onnx").glob("*.onnx"))) == 2
+    for a, b in zip(torch_tagger.predict_probs(texts), int8.predict_probs(texts)):
+        assert np.abs(a - b).max() < 0.1
+    with pytest.raises(ValueError, match="unknown runtime"):
+        Tagger.load(model_dir, runtime="tvm")
