@@ -123,7 +123,8 @@ class Backend:
     def health(self) -> dict:
         with self._lock:
             return {"status": "UP", "model_class": "nianbao", "model_version": self._predictor.model_version,
-                    "model_dir": str(self.model_dir), "training": asdict(self.training)}
+                    "model_dir": str(self.model_dir), "training": asdict(self.training),
+                    "new_annotations": {str(k): v for k, v in self._new_annotations.items()}}
 
     def setup(self, body: dict) -> dict:
         problem = studio.label_config_problem(str(body.get("schema") or ""))

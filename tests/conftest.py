@@ -70,6 +70,11 @@ def _server_env(data_dir: Path) -> dict[str, str]:
             "SENTRY_DSN": "",
             "FRONTEND_SENTRY_DSN": "",
             "LATEST_VERSION_CHECK": "false",
+            # The ML backend of tests/test_mlbackend.py listens on 127.0.0.1: Label Studio refuses to
+            # connect to a loopback address (ML_BLOCK_LOCAL_IP) or register its webhook there
+            # (SSRF_PROTECTION_ENABLED) unless told to. This server is local and lives for one test session.
+            "ML_BLOCK_LOCAL_IP": "false",
+            "SSRF_PROTECTION_ENABLED": "false",
         }
     )
     return env
