@@ -425,8 +425,15 @@ def serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
         LOG.warning("listening on %s without --basic-auth: anyone who can reach it can read predictions and start "
                     "training", args.host)
-    backend = Backend(model_dir, workdir, os.environ.get("LABEL_STUDIO_URL"), key, train_every=args.train_every,
-                      epochs=args.epochs, split=args.split, use_corpus=not args.no_corpus)
+    if args.epochs < 1 or args.train_every < 0:
+        print("nianbao studio serve: --epochs must be at least 1 and --train-every at least 0", file=sys.stderr)
+        return 2
+    try:
+        backend = Backend(model_dir, workdir, os.environ.get("LABEL_STUDIO_URL"), key, train_every=args.train_every,
+                          epochs=args.epochs, split=args.split, use_corpus=not args.no_corpus)
+    except (OSError, ValueError) as exc:  # a split file or model that cannot be read
+        print(f"nianbao studio serve: {exc}", file=sys.stderr)
+        return 2
     LOG.info("working directory %s; listening on http://%s:%d%s", workdir, args.host, args.port,
              " (basic auth)" if auth else "")
     uvicorn.run(create_app(backend, auth), host=args.host, port=args.port, log_config=None)
