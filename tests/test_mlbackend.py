@@ -244,7 +244,7 @@ def guarded_backend(tiny_model, tmp_path_factory, no_reports):
     """A backend behind basic auth whose Label Studio cannot be reached (nothing listens on its port)."""
     env = _env(no_reports, LABEL_STUDIO_URL=f"http://127.0.0.1:{_free_port()}", LABEL_STUDIO_API_KEY="k3y-never-logged",
                NIANBAO_BACKEND_BASIC_AUTH=":".join(_AUTH))
-    started = _start_backend(tiny_model, tmp_path_factory.mktemp("guarded") / "work", env, auth=_AUTH)
+    started = _start_backend(tiny_model, tmp_path_factory.mktemp("guarded") / "work", env, "--train-every", "2", auth=_AUTH)
     yield started
     _stop(started)
 
@@ -261,6 +261,16 @@ def test_unreachable_label_studio_fails_training_clearly_and_the_model_keeps_ser
     assert guarded_backend.post("/predict", {"tasks": [_task(reports[1])]}, auth=_AUTH).json()["results"][0]["result"]
     log = guarded_backend.log.read_text(encoding="utf-8")
     assert "training failed, still serving" in log and "k3y-never-logged" not in log
+
+
+def test_train_every_n_annotations_starts_a_training(guarded_backend):
+    event = {"action": "ANNOTATION_CREATED", "project": {"id": 5}, "annotation": {"id": 1}}
+    first = guarded_backend.post("/webhook", event, auth=_AUTH)
+    assert first.status_code == 200 and first.json()["new_annotations"] == 1
+    second = guarded_backend.post("/webhook", event, auth=_AUTH)  # the second of --train-every 2: training is tried
+    assert second.status_code == 502 and "cannot train" in second.json()["error"]
+    training = guarded_backend.get("/health", auth=_AUTH).json()["training"]
+    assert training["project"] == 5 and training["reason"].startswith("2 new annotations") and training["state"] == "failed"
 
 
 def test_basic_auth_is_required_and_label_studio_connects_with_it(studio_server, guarded_backend):
