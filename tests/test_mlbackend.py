@@ -1,7 +1,7 @@
 """The ML backend (`nianbao studio serve`) against a real Label Studio: live predictions, training, bad input.
 
 Both servers run for real on 127.0.0.1 (Label Studio from tests/conftest.py, the backend as a
-`nianbao studio serve` process on a tiny model trained here from configs/small.yaml); tasks are
+`nianbao studio serve` process on conftest's tiny model, trained from configs/small.yaml); tasks are
 synthetic reports from nianbao.synth, so the tests need no shared report texts.
 """
 
@@ -20,12 +20,10 @@ import httpx
 import pytest
 
 from nianbao import studio
+from nianbao.spans import Span
 from nianbao.synth import generate
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.studio
-TINY = ["model.hidden_size=32", "model.num_hidden_layers=1", "model.num_attention_heads=2", "model.intermediate_size=64",
-        "train.epochs=1", "eval.kfold=0", "data.synth_ratio=0"]
 
 
 def _free_port() -> int:
@@ -34,26 +32,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def no_reports(tmp_path_factory) -> Path:
-    """An empty shared location: the backend trains on Label Studio's annotations only, as on a fresh machine."""
-    return tmp_path_factory.mktemp("no-shared-reports")
-
-
 def _env(no_reports: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
     env.update({"PYTHONPATH": str(REPO), "NIANBAO_SHARED": str(no_reports), "OMP_NUM_THREADS": "1"}, **extra)
     return env
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, no_reports) -> Path:
-    """A one-epoch, 32-wide model trained on synthetic reports (seconds)."""
-    out = tmp_path_factory.mktemp("tiny") / "model"
-    cmd = [sys.executable, "-m", "nianbao.cli", "train", "--config", "configs/small.yaml", "--output-dir", str(out), *TINY]
-    done = subprocess.run(cmd, cwd=REPO, env=_env(no_reports), capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return out
 
 
 @dataclass
@@ -146,6 +128,7 @@ def _wait_training(backend: Backend, timeout: float = 300) -> dict:
     raise AssertionError(f"training did not finish in {timeout}s: {backend.log.read_text()[-2000:]}")
 
 
+@pytest.mark.studio
 def test_live_predictions_then_training_gives_a_new_model_version(studio_server, backend, reports, tiny_model):
     started = time.monotonic()
     client = studio.connect(studio_server.url, studio_server.token)
@@ -205,6 +188,7 @@ def test_live_predictions_then_training_gives_a_new_model_version(studio_server,
     print(f"model in the loop: {time.monotonic() - started:.1f}s")
 
 
+@pytest.mark.studio
 def test_a_task_without_text_gets_a_clear_error_and_the_backend_keeps_serving(backend, reports):
     bad = {"id": 7, "data": {"body": reports[1].text[:50]}}
     answer = backend.post("/predict", {"tasks": [bad]})
@@ -220,6 +204,7 @@ def test_a_task_without_text_gets_a_clear_error_and_the_backend_keeps_serving(ba
     assert backend.get("/health").json()["status"] == "UP"
 
 
+@pytest.mark.studio
 def test_a_label_config_with_other_labels_is_refused(studio_server, backend, reports):
     from label_studio_sdk.core.api_error import ApiError
 
@@ -249,6 +234,7 @@ def guarded_backend(tiny_model, tmp_path_factory, no_reports):
     _stop(started)
 
 
+@pytest.mark.studio
 def test_unreachable_label_studio_fails_training_clearly_and_the_model_keeps_serving(guarded_backend, reports):
     before = guarded_backend.get("/health", auth=_AUTH).json()["model_version"]
     answer = guarded_backend.post("/webhook", {"action": "START_TRAINING", "project": {"id": 1}}, auth=_AUTH)
@@ -263,6 +249,7 @@ def test_unreachable_label_studio_fails_training_clearly_and_the_model_keeps_ser
     assert "training failed, still serving" in log and "k3y-never-logged" not in log
 
 
+@pytest.mark.studio
 def test_train_every_n_annotations_starts_a_training(guarded_backend):
     event = {"action": "ANNOTATION_CREATED", "project": {"id": 5}, "annotation": {"id": 1}}
     first = guarded_backend.post("/webhook", event, auth=_AUTH)
@@ -273,6 +260,7 @@ def test_train_every_n_annotations_starts_a_training(guarded_backend):
     assert training["project"] == 5 and training["reason"].startswith("2 new annotations") and training["state"] == "failed"
 
 
+@pytest.mark.studio
 def test_basic_auth_is_required_and_label_studio_connects_with_it(studio_server, guarded_backend):
     assert guarded_backend.get("/health").status_code == 401
     assert guarded_backend.post("/predict", {"tasks": []}, auth=("annotators", "wrong")).status_code == 401
@@ -287,3 +275,18 @@ def test_the_working_directory_may_not_be_inside_the_repository(tiny_model, no_r
     cmd = [sys.executable, "-m", "nianbao.cli", "studio", "serve", "--model", str(tiny_model), "--workdir", str(REPO / "work" / "x")]
     done = subprocess.run(cmd, cwd=REPO, env=_env(no_reports), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "inside the repository" in done.stderr
+
+
+def test_the_task_score_is_the_least_sure_region():
+    spans = [Span(0, 2, "COUNT", 0.9), Span(3, 5, "CATEGORY", 0.4), Span(6, 8, "OUTCOME", 0.7)]
+    assert studio.task_score(spans) == pytest.approx(0.4)
+    assert studio.task_score([]) == 0.0  # nothing found: looked at first
+
+
+def test_label_config_problem_accepts_the_generated_config_and_names_what_differs():
+    assert studio.label_config_problem(studio.label_config()) is None
+    fewer = studio.label_config().replace('<Label value="OUTCOME"', '<Label value="RESULT"')
+    problem = studio.label_config_problem(fewer)
+    assert "missing: ['OUTCOME']" in problem and "unknown: ['RESULT']" in problem
+    assert "no <Labels name=\"label\">" in studio.label_config_problem('<View><Text name="text" value="$text"/></View>')
+    assert "not valid XML" in studio.label_config_problem("<View>")
