@@ -161,6 +161,7 @@ def test_live_predictions_then_training_gives_a_new_model_version(studio_server,
     client.ml.train(ml.id)  # "Start training"
     training = _wait_training(backend)
     assert training["state"] == "done", training["error"]
+    assert training["reason"] == "start training in Label Studio"  # 1.23 posts {"action": "START_TRAINING"} to /webhook
     second = training["model_version"]
     assert second != first and backend.get("/health").json()["model_version"] == second
     assert second in backend.get("/versions").json()["versions"]
