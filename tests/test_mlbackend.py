@@ -190,6 +190,21 @@ def test_live_predictions_then_training_gives_a_new_model_version(studio_server,
 
 
 @pytest.mark.studio
+def test_a_training_that_fails_in_the_background_keeps_the_model_and_says_why(studio_server, backend, reports):
+    client = studio.connect(studio_server.url, studio_server.token)
+    project = client.projects.create(title="nothing annotated", label_config=studio.label_config())
+    client.projects.import_tasks(project.id, request=[_task(reports[1])])
+    before = backend.get("/health").json()["model_version"]
+    answer = backend.post("/webhook", {"action": "START_TRAINING", "project": {"id": project.id}})
+    assert answer.status_code == 200 and answer.json()["status"] == "training started"
+    training = _wait_training(backend)
+    assert training["state"] == "failed" and f"project {project.id} has no usable annotations" in training["error"]
+    assert backend.get("/health").json()["model_version"] == before
+    assert backend.post("/predict", {"tasks": [_task(reports[1])]}).json()["model_version"] == before
+    assert "training failed, still serving" in backend.log.read_text(encoding="utf-8")
+
+
+@pytest.mark.studio
 def test_a_task_without_text_gets_a_clear_error_and_the_backend_keeps_serving(backend, reports):
     bad = {"id": 7, "data": {"body": reports[1].text[:50]}}
     answer = backend.post("/predict", {"tasks": [bad]})
