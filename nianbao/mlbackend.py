@@ -18,7 +18,8 @@ Predictions are `nianbao.studio.prediction` (the same as `studio push --predict`
 windowed by the tagger, regions with their scores, relations from the linker, the task score
 (`studio.task_score`: the least sure region, so sorting by it puts doubtful tasks first).
 
-Training runs in a thread: it pulls the project's export through the SDK (LABEL_STUDIO_URL and
+Training runs in a child process (so that /health and /predict answer at once meanwhile): it pulls
+the project's export through the SDK (LABEL_STUDIO_URL and
 LABEL_STUDIO_API_KEY from the environment, as Label Studio's own backends read them), turns it
 into annotated reports with the project's stand-off and validation code, continues training the
 current model (`nianbao.retrain`) and swaps the new version in. Until then, and if it fails,
@@ -196,14 +197,14 @@ class Backend:
                 raise BackendError(503, "cannot train: LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are not both set "
                                         "in the backend's environment")
             try:
-                client = studio.connect(self.studio_url, self._api_key)
+                studio.connect(self.studio_url, self._api_key)  # the training process connects again
             except studio.StudioError as exc:
                 raise BackendError(502, f"cannot train: {exc}") from exc
         except BackendError as exc:
             self._failed(str(exc))
             raise
         LOG.info("training on project %s: %s", project_id, reason)
-        self._thread = threading.Thread(target=self._train, args=(client, project_id), name="nianbao-train", daemon=True)
+        self._thread = threading.Thread(target=self._train, args=(project_id,), name="nianbao-train", daemon=True)
         self._thread.start()
         return {"status": "training started", "project": project_id, "model_version": self.predictor.model_version}
 
@@ -218,9 +219,20 @@ class Backend:
         with self._lock:
             self.training.state, self.training.error, self.training.finished_at = "failed", error, _now()
 
-    def _train(self, client: Any, project_id: int) -> None:
+    def _train(self, project_id: int) -> None:
+        """Supervise one training, run in a child process so that this one keeps answering at once.
+
+        Why a process: a training in a thread of this process holds the GIL often enough that
+        /health answered in over 1 s (Label Studio's limit) 7% of the time while training.
+        """
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         try:
-            trained = self._pull_and_train(client, project_id)
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                job = pool.submit(_training_process, self.studio_url, self._api_key, project_id, self.workdir,
+                                  self.model_dir, self.held_out, self.use_corpus, self.epochs)
+                trained = job.result()
             predictor = self._load(trained.path)
             self._swap(trained.path, predictor)
             with self._lock:
@@ -232,30 +244,6 @@ class Backend:
         except Exception as exc:  # any failure keeps the current model; the log and /health say why
             LOG.debug("training traceback", exc_info=True)
             self._failed(f"{type(exc).__name__}: {exc}")
-
-    def _pull_and_train(self, client: Any, project_id: int) -> retrain.Trained:
-        from .dataset import validated_docs
-        from .standoff import Report
-
-        export = studio.export_json(client, project_id)
-        pulls = self.workdir / "pulls"
-        pulls.mkdir(exist_ok=True)
-        path = pulls / f"project-{project_id}-{time.strftime('%Y%m%dT%H%M%S')}.json"
-        path.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
-        report = Report()
-        docs = validated_docs([path], merge=False, report=report)
-        for line in report.lines:
-            LOG.info("annotations of project %s: %s", project_id, line)
-        if not docs:
-            raise ValueError(f"project {project_id} has no usable annotations "
-                             f"({len(export)} tasks, {len(report.errors)} annotation errors)")
-        base = self.model_dir
-        cfg = retrain.base_config(base)
-        corpus = retrain.corpus_docs(cfg) if self.use_corpus else []
-        train_docs, eval_docs = retrain.assemble(docs, corpus, self.held_out)
-        LOG.info("training on %d reports (%d from Label Studio, %d from the corpus), testing on %d, %d epochs",
-                 len(train_docs), len(docs), len(corpus), len(eval_docs), self.epochs)
-        return retrain.continue_training(base, train_docs, eval_docs, self.workdir / "models", self.epochs)
 
     def _swap(self, path: Path, predictor: studio.Predictor) -> None:
         """Serve the new model from now on; `<workdir>/current` points at it, for the next start."""
@@ -280,6 +268,44 @@ class Backend:
                 if version and version not in versions:
                     versions.append(version)
         return versions
+
+
+def _training_process(url: str, api_key: str, project_id: int, workdir: Path, *args: Any) -> retrain.Trained:
+    """The training process's entry point: the same log (secrets redacted), a lower priority, then the training."""
+    configure_logging(Path(workdir), [api_key])
+    os.nice(10)  # predictions in the serving process come first
+    return pull_and_train(url, api_key, project_id, workdir, *args)
+
+
+def pull_and_train(url: str, api_key: str, project_id: int, workdir: Path, model_dir: Path, held_out: set[str],
+                   use_corpus: bool, epochs: int) -> retrain.Trained:
+    """One training: pull the project's export, convert it, continue training the model in `model_dir`.
+
+    The export is kept in `<workdir>/pulls/` (it holds report text). Every annotation the
+    conversion reports (dropped, trimmed, several per report) gets a log line.
+    """
+    from .dataset import validated_docs
+    from .standoff import Report
+
+    client = studio.connect(url, api_key)
+    export = studio.export_json(client, project_id)
+    pulls = Path(workdir) / "pulls"
+    pulls.mkdir(exist_ok=True)
+    path = pulls / f"project-{project_id}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    report = Report()
+    docs = validated_docs([path], merge=False, report=report)
+    for line in report.lines:
+        LOG.info("annotations of project %s: %s", project_id, line)
+    if not docs:
+        raise ValueError(f"project {project_id} has no usable annotations "
+                         f"({len(export)} tasks, {len(report.errors)} annotation errors)")
+    cfg = retrain.base_config(model_dir)
+    corpus = retrain.corpus_docs(cfg) if use_corpus else []
+    train_docs, eval_docs = retrain.assemble(docs, corpus, held_out)
+    LOG.info("training on %d reports (%d annotated in Label Studio, %d in the project's corpus), testing on %d, "
+             "%d epochs from %s", len(train_docs), len(docs), len(corpus), len(eval_docs), epochs, model_dir)
+    return retrain.continue_training(model_dir, train_docs, eval_docs, Path(workdir) / "models", epochs)
 
 
 def _project_id(value: Any) -> int:

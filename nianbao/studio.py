@@ -1,6 +1,7 @@
 """Label Studio: the labeling config, pushing reports with pre-annotations, pulling exports.
 
-Annotators work in Label Studio; this module is the only place that talks to it. The
+Annotators work in Label Studio; this module is the only place that calls its API (`nianbao.mlbackend`
+is the server Label Studio calls, and uses this module to call back). The
 labeling config is generated from `nianbao.labels` so the label set is named once.
 
     nianbao studio config                      # print the labeling config
