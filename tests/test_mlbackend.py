@@ -159,6 +159,9 @@ def test_live_predictions_then_training_gives_a_new_model_version(studio_server,
     assert backend.get("/health").json()["new_annotations"] == {str(project.id): 2}
 
     client.ml.train(ml.id)  # "Start training"
+    assert backend.get("/health").json()["training"]["state"] == "running"
+    meanwhile = backend.post("/predict", {"tasks": [_task(reports[1])]}).json()  # answered by the current model
+    assert meanwhile["model_version"] == first and backend.get("/health").json()["training"]["state"] == "running"
     training = _wait_training(backend)
     assert training["state"] == "done", training["error"]
     assert training["reason"] == "start training in Label Studio"  # 1.23 posts {"action": "START_TRAINING"} to /webhook
