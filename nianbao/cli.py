@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "nianbao.rules",
     "nianbao.tables",
     "nianbao.studio",
+    "nianbao.mlbackend",  # adds `studio serve` to the studio commands
     "nianbao.standoff",
     "nianbao.dataset",
     "nianbao.train",

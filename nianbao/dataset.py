@@ -139,6 +139,17 @@ def assign_splits(docs: list[dict], split: dict[str, str] | None, report: Report
     return out
 
 
+def validated_docs(paths: Iterable[Path], merge: bool, report: Report) -> list[AnnotatedDoc]:
+    """Every annotated report of `paths` that passes `validate`; a bad one is dropped with an error line, never silently."""
+    docs: list[AnnotatedDoc] = []
+    for doc in load_annotated(paths, merge=merge, report=report):
+        try:
+            docs.append(validate(doc, report))
+        except (AnnotationError, ValueError) as exc:
+            report.error(AnnotationError(f"{exc} -- report {doc.doc_id} dropped"))
+    return docs
+
+
 def convert(
     paths: Iterable[Path], out_dir: Path | None = None, split_path: Path | None = None, merge: bool = False
 ) -> Conversion:
@@ -146,12 +157,7 @@ def convert(
     conversion = Conversion()
     report = conversion.report
     split = load_split(split_path) if split_path else None
-    records: list[dict] = []
-    for doc in load_annotated(paths, merge=merge, report=report):
-        try:
-            records.append(to_record(validate(doc, report)))
-        except (AnnotationError, ValueError) as exc:
-            report.error(AnnotationError(f"{exc} -- report {doc.doc_id} dropped"))
+    records = [to_record(doc) for doc in validated_docs(paths, merge, report)]
     conversion.splits = assign_splits(records, split, report)
     if out_dir is not None:
         write(conversion, Path(out_dir))

@@ -1,12 +1,14 @@
 """Label Studio: the labeling config, pushing reports with pre-annotations, pulling exports.
 
-Annotators work in Label Studio; this module is the only place that talks to it. The
+Annotators work in Label Studio; this module is the only place that calls its API (`nianbao.mlbackend`
+is the server Label Studio calls, and uses this module to call back). The
 labeling config is generated from `nianbao.labels` so the label set is named once.
 
     nianbao studio config                      # print the labeling config
     nianbao studio push --url U --token T [--project TITLE] [--predict rules|MODEL_DIR] INPUT...
     nianbao studio pull --url U --token T --project ID --out FILE.json
     nianbao studio import-drafts --url U --token T --project ID DRAFT...
+    nianbao studio serve [--model DIR] [--port 9090] ...   # the ML backend, see nianbao.mlbackend
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from .labels import LABELS, RELATIONS
-from .spans import Annotation
+from .labels import LABEL_NAMES, LABELS, RELATIONS
+from .spans import Annotation, Span
 
 if TYPE_CHECKING:  # the SDK is only needed when talking to a server
     from label_studio_sdk import LabelStudio
@@ -127,6 +129,53 @@ def make_predictor(spec: str | None) -> Predictor | None:
     return model_predictor(Path(spec))
 
 
+def task_score(spans: Sequence[Span]) -> float:
+    """How sure the model is of a whole task: the score of its least sure region (0.0 when it found none).
+
+    Why the minimum: one doubtful region is what an annotator must look at, however sure the rest
+    is; sorting tasks by this score ascending in the data manager puts the least sure first.
+    A report with no region at all is suspect too, so it sorts first.
+    """
+    return float(min((s.score for s in spans), default=0.0))
+
+
+def prediction(text: str, predictor: Predictor) -> dict:
+    """One Label Studio prediction of `text`: regions with scores, relations, the task score and model version."""
+    annotation = predictor.annotate(text)
+    return {
+        "model_version": predictor.model_version,
+        "score": task_score(annotation.spans),
+        "result": to_result(text, annotation, with_scores=True),
+    }
+
+
+def label_config_problem(config: str) -> str | None:
+    """Why predictions made with `nianbao.labels` would not fit a project's labeling config (None: they fit).
+
+    Checked: the config parses, has a Labels control named FROM_NAME on a Text named TO_NAME
+    that reads `$text`, and that control's labels are exactly the project's label set.
+    """
+    try:
+        view = ET.fromstring(config)
+    except ET.ParseError as exc:
+        return f"the labeling config is not valid XML ({exc})"
+    texts = {el.get("name"): el for el in view.iter("Text")}
+    controls = {el.get("name"): el for el in view.iter("Labels")}
+    if FROM_NAME not in controls:
+        found = ", ".join(repr(n) for n in controls) or "none"
+        return f"the labeling config has no <Labels name=\"{FROM_NAME}\"> (Labels controls found: {found}); use `nianbao studio config`"
+    control = controls[FROM_NAME]
+    if control.get("toName") != TO_NAME or TO_NAME not in texts or texts[TO_NAME].get("value") != f"${TO_NAME}":
+        return f"the labeling config's <Labels name=\"{FROM_NAME}\"> must label <Text name=\"{TO_NAME}\" value=\"${TO_NAME}\">"
+    labels = [el.get("value") for el in control.iter("Label")]
+    if sorted(labels) != sorted(LABEL_NAMES):
+        missing = sorted(set(LABEL_NAMES) - set(labels))
+        extra = sorted(set(labels) - set(LABEL_NAMES))
+        return (f"the labeling config's labels {labels} differ from the project's label set {list(LABEL_NAMES)}"
+                f" (missing: {missing or 'none'}; unknown: {extra or 'none'}); use `nianbao studio config`")
+    return None
+
+
 # ---------------------------------------------------------------- tasks
 
 
@@ -143,15 +192,7 @@ def build_task(doc: Any, predictor: Predictor | None) -> dict:
     }
     task: dict = {"data": data}
     if predictor is not None:
-        annotation = predictor.annotate(text)
-        scores = [s.score for s in annotation.spans]
-        task["predictions"] = [
-            {
-                "model_version": predictor.model_version,
-                "score": float(sum(scores) / len(scores)) if scores else 0.0,
-                "result": to_result(text, annotation, with_scores=True),
-            }
-        ]
+        task["predictions"] = [prediction(text, predictor)]
     return task
 
 
@@ -370,8 +411,9 @@ def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    studio = subparsers.add_parser("studio", help="Label Studio: config, push, pull, import-drafts")
+    studio = subparsers.add_parser("studio", help="Label Studio: config, push, pull, import-drafts, serve (ML backend)")
     commands = studio.add_subparsers(dest="studio_command", required=True)
+    studio.commands = commands  # other modules add their studio subcommands here (nianbao.mlbackend: serve)
 
     config = commands.add_parser("config", help="print the labeling config generated from nianbao.labels")
     config.set_defaults(func=_run_config)

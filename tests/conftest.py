@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -70,6 +71,11 @@ def _server_env(data_dir: Path) -> dict[str, str]:
             "SENTRY_DSN": "",
             "FRONTEND_SENTRY_DSN": "",
             "LATEST_VERSION_CHECK": "false",
+            # The ML backend of tests/test_mlbackend.py listens on 127.0.0.1: Label Studio refuses to
+            # connect to a loopback address (ML_BLOCK_LOCAL_IP) or register its webhook there
+            # (SSRF_PROTECTION_ENABLED) unless told to. This server is local and lives for one test session.
+            "ML_BLOCK_LOCAL_IP": "false",
+            "SSRF_PROTECTION_ENABLED": "false",
         }
     )
     return env
@@ -141,3 +147,24 @@ def studio_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     request.addfinalizer(lambda: _stop(proc))
     _wait_healthy(url, proc, log)
     return StudioServer(url, STUDIO_TOKEN)
+
+
+TINY_MODEL = ["model.hidden_size=32", "model.num_hidden_layers=1", "model.num_attention_heads=2",
+              "model.intermediate_size=64", "train.epochs=1", "eval.kfold=0", "data.synth_ratio=0"]
+
+
+@pytest.fixture(scope="session")
+def no_reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty shared location: code run with NIANBAO_SHARED set to it sees no real report, as on a fresh machine."""
+    return tmp_path_factory.mktemp("no-shared-reports")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, no_reports: Path) -> Path:
+    """A one-epoch, 32-wide model from configs/small.yaml trained on synthetic reports (seconds): real, not good."""
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    cmd = [sys.executable, "-m", "nianbao.cli", "train", "--config", "configs/small.yaml", "--output-dir", str(out), *TINY_MODEL]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NIANBAO_SHARED": str(no_reports), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
