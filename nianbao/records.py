@@ -263,16 +263,31 @@ class TableEvidence:
     regions: list[tuple[int, int]]
     fields: dict[str, tuple[Any, list[int]]]
     checks: list[dict]
+    record: dict | None = None  # SPEC §5 `tables` of the record
 
 
 def read_tables(doc: Any) -> TableEvidence:
     """Run the tables module on a Document (its Simplified view, blank lines counted in the original)."""
-    from .tables import document_tables, table_checks, table_record_fields
+    from .tables import document_tables, record_tables, table_checks, table_record_fields
 
     found = document_tables(doc)
     cells = sorted((c for t in found for c in t.cells), key=lambda c: c.start)
+    checks = table_checks(cells, found)
+    ocr = [tuple(r) for r in (getattr(doc, "text_source", None) or {}).get("ranges", [])]
+    if ocr:
+        checks = [_ocr_uncertain(c, cells, doc, ocr) for c in checks]
     return TableEvidence(cells, [(t.start, t.end) for t in found if t.end > t.start],
-                         table_record_fields(cells), table_checks(cells, found))
+                         table_record_fields(cells), checks, record_tables(found, doc))
+
+
+def _ocr_uncertain(check: dict, cells: list[Any], doc: Any, ranges: list[tuple]) -> dict:
+    """A failing table check whose cells were read by OCR is uncertain: the misread may be OCR's (SPEC §6)."""
+    if check["status"] != "fail":
+        return check
+    starts = [doc.to_original(cells[i].start, cells[i].end)[0] for i in check["cells"]]
+    if not any(a <= s < b for s in starts for a, b in ranges):
+        return check
+    return {**check, "status": "uncertain", "message": check["message"] + " (values read by OCR: uncertain, not a fail)"}
 
 
 def _cells_under(tables: TableEvidence, span: Span) -> list[int]:
@@ -538,6 +553,8 @@ def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str,
         "agency": getattr(doc, "agency", None),
         "year": getattr(doc, "year", None),
         **fields,
+        "tables": tables.record if tables is not None else None,
+        "text_source": _text_source(doc),
         "checks": checks,
         "sources": sources,
         "facts": facts,
@@ -546,6 +563,14 @@ def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str,
         "model_version": model_version,
     }
     return record
+
+
+def _text_source(doc: Any) -> dict:
+    """SPEC §6: where the text came from (a text layer, or OCR of which pages)."""
+    source = getattr(doc, "text_source", None)
+    if not source:
+        return {"kind": "text"}
+    return {k: v for k, v in source.items() if k != "ranges"}
 
 
 def iter_records(path: Path) -> Iterator[dict]:

@@ -173,6 +173,7 @@ class Token:
     row_line: bool  # from a line whose cells are split by | or tabs (positions of empties kept)
     kind: str = "text"  # value | na | empty | text
     blank_before: int = 0  # blank lines right before this token's line (first token of a line only)
+    lone: bool = False  # a line that is only a cell separator (`|`): an empty cell, or the opening of a row
 
 
 _SEPARATORS = re.compile(r"[|｜│\t]")
@@ -241,6 +242,9 @@ def tokenize(text: str, original: str | None = None, offsets: Any = None) -> lis
     pos, blanks = 0, 0
     for number, line in enumerate(text.split("\n")):
         pieces, row_line = _line_pieces(line)
+        bar = _SEPARATORS.search(line)
+        if not pieces and bar and not line.replace("|", "").replace("｜", "").replace("│", "").strip():
+            tokens.append(Token("", pos + bar.start(), pos + bar.start(), number, False, "empty", blanks, lone=True))
         for k, (s, e) in enumerate(pieces):
             piece = line[s:e]
             tokens.append(Token(piece, pos + s, pos + e, number, row_line, _kind(piece), blanks if k == 0 else 0))
@@ -294,6 +298,7 @@ class TableCell:
     outcome: str | None
     group: str | None = None
     layout: str | None = None
+    status: str = "number"  # number | empty | slash | dash | unreadable (SPEC §5)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -309,6 +314,7 @@ class Table:
     end: int
     cells: list[TableCell] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    blanks: list[TableCell] = field(default_factory=list)  # placed cells without a number (empty, /, —, unreadable)
 
 
 @dataclass
@@ -404,6 +410,11 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
+        if tok.lone:  # a one-cell-per-line row: a lone `|` is an empty cell (or opens the next row)
+            if state.open is not None and state.open.label is not None and not state.open.label.row_line:
+                state.open.values.append(tok)
+            i += 1
+            continue
         if tok.kind != "text":
             if state.open is not None and not (tok.kind == "empty" and not state.open.values and state.open.label is None):
                 state.open.values.append(tok)
@@ -432,9 +443,28 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
             elif state.open is not None and state.open.values:
                 _close(state)
         elif kind == "unknown":
-            _close(state)
+            if state.open is not None and _unreadable_cell(tok, state.open):
+                state.open.values.append(Token(tok.text, tok.start, tok.end, tok.line, tok.row_line, "unreadable", tok.blank_before))
+            else:
+                _close(state)
     _close(state)
     return state
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _unreadable_cell(tok: Token, row: _Row) -> bool:
+    """A short non-number where a row's value cell stands (`1O`, `l`, `?`): a cell that cannot be
+    read, kept in its position so the cells after it are not shifted onto its column."""
+    if row.label is None or row.table == "table4":
+        return False
+    plain = _core(tok.text)
+    if not plain or len(plain) > 4 or len(_CJK.findall(plain)) > 1:
+        return False
+    if row.label.row_line:  # a `|` row: only a cell of the row's own line
+        return tok.row_line and tok.line == row.label.line
+    return not tok.row_line and bool(row.values or tok.line != row.label.line)
 
 
 def _open_row(state: _State, what: tuple[str, str], taken: list[Token], lay: Layouts) -> None:
@@ -480,14 +510,32 @@ def _positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
     """(column index, token) for the row's cells, or None when their columns cannot be known."""
     tokens = row.values
     filled = [t for t in tokens if t.kind != "empty"]
-    if len(tokens) == ncols:
+    if len(tokens) == ncols and not any(t.lone for t in tokens):
         return list(enumerate(tokens))
+    by_bars = _bar_positions(row, ncols)
+    if by_bars is not None:
+        return by_bars
     if len(filled) == ncols:
         return list(enumerate(filled))
     same_line = row.label is not None and all(t.row_line and t.line == row.label.line for t in tokens)
     if same_line and len(tokens) < ncols and tokens:
         return list(enumerate(tokens))  # a pipe row keeps inner empties; missing ones are at its end
     return _blank_line_positions(row, ncols)
+
+
+def _bar_positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
+    """One cell per line, each ending in `|`, a lone `|` line for an empty cell and one more
+    lone `|` opening the next row: the positions are the lines' order once that opener is dropped."""
+    tokens = list(row.values)
+    if not any(t.lone for t in tokens) or row.label is None or row.label.row_line:
+        return None
+    if len({t.line for t in [row.label, *tokens]}) != len(tokens) + 1:
+        return None
+    if tokens[-1].lone:
+        tokens = tokens[:-1]
+    if len(tokens) != ncols:
+        return None
+    return list(enumerate(tokens))
 
 
 def _blank_line_positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
@@ -580,9 +628,31 @@ def _place_row(row: _Row, table: Table, lay: Layouts, version: str | None) -> No
             "that keep empty cells; its cells are not placed"
         )
         return
-    for index, tok in placed:
-        if tok.kind == "value":
-            table.cells.append(_cell(tok, row.table, spec, colspecs[index], table.layout, row_name, row_key))
+    at = {index: tok for index, tok in placed}
+    anchor = row.label.end if row.label else row.values[0].start
+    for index, col in enumerate(colspecs):
+        tok = at.get(index)
+        if tok is not None and tok.kind == "value":
+            table.cells.append(_cell(tok, row.table, spec, col, table.layout, row_name, row_key))
+            anchor = tok.end
+            continue
+        if tok is not None:
+            status, start, end, text = _blank_status(tok), tok.start, tok.end, tok.text
+            anchor = tok.end
+        else:  # a placed row's column without a token: the cell was printed empty
+            status, start, end, text = "empty", anchor, anchor, ""
+        table.blanks.append(TableCell(start, end, text, None, None, False, row.table, row_name, col.name, row_key, col.key,
+                                      None, None, spec.group if spec else None, table.layout, status))
+
+
+def _blank_status(tok: Token) -> str:
+    """SPEC §5 status of a placed cell that holds no number."""
+    if tok.kind == "empty":
+        return "empty"
+    if tok.kind == "na":
+        plain = unicodedata.normalize("NFKC", tok.text).strip()
+        return "slash" if plain in {"/", "\\"} else "dash"  # —, -, 无
+    return "unreadable"
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -655,6 +725,19 @@ def _group_total(cells: list[TableCell], at: dict, group: str, column: str, vers
     return _tidy(sum(cells[i].value for i in found)), found
 
 
+def _supported_total(cells: list[TableCell], at: dict, row: str, got: tuple[Any, list[int]]) -> tuple[Any, list[int]]:
+    """A printed 总计 of 0 whose six applicant cells add up to more: the field is what the parts
+    support (the `applicants_vs_total` check fails and shows both)."""
+    if got[0] != 0 or len(got[1]) != 1:
+        return got
+    lay = load_layouts()
+    parts = [at.get(("table3", row, c)) for c in lay.table3_columns[:-1]]
+    if any(i is None for i in parts):
+        return got
+    total = _tidy(sum(cells[i].value for i in parts))
+    return (total, parts) if total > 0 else got
+
+
 def _table3_version(cells: list[TableCell]) -> str | None:
     return next((c.layout for c in cells if c.table == "table3" and c.layout), None)
 
@@ -680,7 +763,7 @@ def table_record_fields(cells: list[TableCell]) -> dict[str, tuple[Any, list[int
     for name, row in FIELD_ROWS.items():
         got = _group_total(cells, at, row, "total", version)
         if got is not None:
-            out[name] = got
+            out[name] = _supported_total(cells, at, row, got)
     recon = at.get(("table4", "cases", "reconsideration.total"))
     if recon is not None:
         out["reconsiderations"] = (cells[recon].value, [recon])
@@ -688,6 +771,86 @@ def table_record_fields(cells: list[TableCell]) -> dict[str, tuple[Any, list[int
     if all(i is not None for i in suits):
         out["lawsuits"] = (_tidy(sum(cells[i].value for i in suits)), suits)
     return out
+
+
+# ----------------------------------------------------------------------------- the record's `tables` (SPEC §5)
+
+SECTIONS = {"table2": "proactive", "table3": "requests", "table4": "appeals"}
+GROUPS = ("denied", "unavailable", "not_processed", "other_processing")
+_PRINTED = re.compile(r"^([+\-]?)(\d+(?:,\d{3})*(?:\.\d+)?)(.*)$")
+
+
+def tables_layout(tables: list[Table]) -> str | None:
+    """2019 or 2021: table 2's layout, else table 3's (2021 prints 其他处理 as three sub-rows, 2019 as one row)."""
+    t2 = next((t.layout for t in tables if t.id == "table2" and t.layout), None)
+    if t2:
+        return t2
+    keys = {c.row_key for t in tables if t.id == "table3" for c in [*t.cells, *t.blanks]}
+    if any(k.startswith("other_processing.") for k in keys):
+        return "2021"
+    return "2019" if "other_processing" in keys else None
+
+
+def printed_value(text: str) -> tuple[int | float | None, str | None]:
+    """A number cell as printed: the number with its sign, no multiplier or unit applied; and the unit printed."""
+    plain = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).replace("－", "-")
+    m = _PRINTED.match(plain)
+    if not m:
+        return None, None
+    value = _tidy(float(m[2].replace(",", "")) * (-1 if m[1] == "-" else 1))
+    return value, (m[3].strip("余多") or None)
+
+
+def record_tables(tables: list[Table], doc: Any = None) -> dict | None:
+    """SPEC §5 `tables`: every placed cell under its row and column keys, with its value as printed,
+    status and original offsets (when `doc` is given; else offsets into the text read), and a `sum`
+    cell per column for a result group that prints only its sub-rows. None without any placed cell."""
+    if not any(t.cells or t.blanks for t in tables):
+        return None
+    layout = tables_layout(tables)
+    out: dict[str, Any] = {"layout": layout, "proactive": {}, "requests": {}, "appeals": {}}
+    for cell in sorted((c for t in tables for c in [*t.cells, *t.blanks]), key=lambda c: (c.start, c.end)):
+        row = out[SECTIONS[cell.table]].setdefault(cell.row_key, {})
+        if cell.column_key not in row:  # a cell printed twice: the first one stands
+            row[cell.column_key] = _cell_entry(cell, doc, layout)
+    _group_sums(out["requests"], layout)
+    return out
+
+
+def _cell_entry(cell: TableCell, doc: Any, layout: str | None) -> dict:
+    start, end = cell.start, cell.end
+    text = cell.text
+    if doc is not None:
+        if end > start:
+            start, end = doc.to_original(start, end)
+            text = doc.original[start:end]
+        else:
+            start = end = doc.offsets[start] if start < len(doc.offsets) else len(doc.original)
+    entry: dict[str, Any] = {"value": None, "text": text, "status": cell.status, "start": start, "end": end}
+    if cell.status == "number":
+        value, unit = printed_value(cell.text)
+        lay = load_layouts()
+        column = lay.columns.get((cell.table, cell.column_key, layout if cell.table == "table2" else None))
+        entry["value"] = value
+        if unit or (column and column.unit):
+            entry["unit"] = unit or column.unit
+    return entry
+
+
+def _group_sums(requests: dict, layout: str | None) -> None:
+    lay = load_layouts()
+    for group in GROUPS:
+        if any(v["status"] == "number" for v in requests.get(group, {}).values()):
+            continue  # the group prints its own numbers
+        reasons = [k for (t, k), s in lay.rows.items() if t == "table3" and s.group == group and (layout or "2019") in s.versions]
+        if not reasons or not all(k in requests for k in reasons):
+            continue
+        for column in lay.table3_columns:
+            parts = [requests[k].get(column) for k in reasons]
+            if all(p is not None and p["status"] == "number" and p["value"] is not None for p in parts):
+                requests.setdefault(group, {})[column] = {
+                    "value": _tidy(sum(p["value"] for p in parts)), "text": None, "status": "sum",
+                    "start": None, "end": None, "parts": reasons}
 
 
 # ----------------------------------------------------------------------------- checks

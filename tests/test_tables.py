@@ -84,14 +84,19 @@ def test_one_cell_per_line_with_lone_bar_lines_and_unit_in_cell():
     assert amount.text.endswith("万元") and amount.unit == "元" and amount.value == 1605964
 
 
-def test_rows_opened_by_lone_bar_and_an_empty_cell_that_cannot_be_placed():
+def test_rows_opened_by_lone_bar_with_an_empty_cell_on_its_own_line():
+    """One cell per line ending in `|`; an empty cell is a lone `|` line, one more opens the next row."""
     doc, tables, cells = _real("c118")
     grid = _grid(cells)
     assert [grid[("行政规范性文件", c)] for c in ("本年制发件数", "本年废止件数", "现行有效件数")] == [5, 12, 8]
-    assert not any(c.row == "规章" for c in cells), "a row with an empty cell in unknown position is not guessed"
-    checks = T.table_checks(cells, tables)
-    assert any(c["status"] == "uncertain" and "规章" in c["message"] for c in checks)
+    assert [grid.get(("规章", c)) for c in ("本年制发件数", "本年废止件数", "现行有效件数")] == [0, 0, None]
+    record = T.record_tables(tables, doc)
+    assert record["layout"] == "2021"
+    rules = record["proactive"]["rules"]
+    assert [rules[c]["status"] for c in ("issued", "repealed", "in_force")] == ["number", "number", "empty"]
+    assert rules["in_force"]["value"] is None and rules["in_force"]["start"] == rules["in_force"]["end"]
     assert T.table_record_fields(cells)["requests_received"][0] == 8
+    assert not [c for c in T.table_checks(cells, tables) if c["check"] == "table_layout"]
 
 
 def test_blank_line_separated_cells():
