@@ -250,18 +250,49 @@ def read_pdf(path: Path) -> tuple[str, str]:
 
 def _pdf_page_text(page) -> str:
     """One page: its ruled tables as `| a | b | |` rows (empty cells kept, as the Word reader
-    writes them) and the rest of the text as pdfplumber lays it out, in reading order."""
-    tables = sorted(page.find_tables(), key=lambda t: t.bbox[1])
+    writes them; a cell merged over several rows sits in its top row, as pdfplumber's cell
+    geometry gives it) and the rest of the text as pdfplumber lays it out, in reading order.
+    The page number in the top or bottom margin is left out, so a table broken across pages
+    reads on from one page to the next; ruled boxes that hold running text (a frame around a
+    narrative page, ruled writing lines) are not tables."""
+    page = _without_page_number(page)
+    found = [(t, t.extract()) for t in page.find_tables()]
+    tables = sorted(((t, rows) for t, rows in found if is_data_table(rows)), key=lambda tr: tr[0].bbox[1])
     if not tables:
         return page.extract_text() or ""
-    boxes = [t.bbox for t in tables]
+    boxes = [t.bbox for t, _ in tables]
     parts, top = [], None
-    for table in tables:
+    for table, rows in tables:
         parts.append(_pdf_text_between(page, boxes, top, table.bbox[3]))
-        parts.extend(_pdf_table_rows(table.extract()))
+        parts.extend(_pdf_table_rows(rows))
         top = table.bbox[3]
     parts.append(_pdf_text_between(page, boxes, top, None))
     return "\n".join(p for p in parts if p)
+
+
+_PAGE_NUMBER = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,4}\s*(?:页)?(?:\s*[/／]\s*\d{1,4}|\s*共\s*\d{1,4}\s*页)?[-—–\s]*$")
+
+
+def _without_page_number(page):
+    """The page without a page number line (`- 3 -`, `第 3 页`, `3/12`) in its top or bottom 8 %."""
+    height = float(page.height)
+    lines: dict[int, list] = {}
+    for char in page.chars:
+        if char["top"] > 0.92 * height or char["bottom"] < 0.08 * height:
+            lines.setdefault(round(char["top"]), []).append(char)
+    drop = {id(c) for chars in lines.values() if _PAGE_NUMBER.match("".join(c["text"] for c in chars)) for c in chars}
+    if not drop:
+        return page
+    return page.filter(lambda obj: obj.get("object_type") != "char" or id(obj) not in drop)
+
+
+def is_data_table(rows: list[list[str | None]]) -> bool:
+    """Whether a ruled region pdfplumber found is a table of cells rather than boxed running text:
+    at least two rows of two or more filled cells, and such rows at least half of its filled rows."""
+    filled = [sum(1 for cell in row if cell and cell.strip()) for row in rows]
+    filled = [n for n in filled if n]
+    multi = sum(1 for n in filled if n >= 2)
+    return multi >= 2 and multi * 2 >= len(filled)
 
 
 def _pdf_text_between(page, boxes: list[tuple], top: float | None, bottom: float | None) -> str:

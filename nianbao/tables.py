@@ -415,6 +415,12 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
                 state.open.values.append(tok)
             i += 1
             continue
+        if state.open is not None and state.open.label is not None and state.open.label.row_line \
+                and tok.line != state.open.label.line and not tok.row_line:
+            _close(state)  # a `|` row ends on its line: a page number or stray number below it is not its cell
+            if tok.kind != "text":
+                i += 1
+                continue
         if tok.kind != "text":
             if state.open is not None and not (tok.kind == "empty" and not state.open.values and state.open.label is None):
                 state.open.values.append(tok)
