@@ -122,12 +122,51 @@ def _read_cells(cleaned: np.ndarray, tables: list) -> tuple[dict[tuple, str], li
                     continue
                 x0, y0, x1, y1 = (int(v) for v in box)
                 crop = cleaned[y0 + _INSET : y1 - _INSET, x0 + _INSET : x1 - _INSET]
-                if crop.size == 0 or not (crop < 160).any():
-                    continue  # an empty cell
-                crops.append(crop)
+                ink = np.argwhere(crop < 160) if crop.size else np.empty((0, 2))
+                if len(ink) < 4:
+                    continue  # an empty cell (or a speck)
+                (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0)
+                crops.append(np.pad(crop[top : bottom + 1, left : right + 1], 8, constant_values=255))
                 places.append((t, r, c))
     if not crops:
         return {}, []
+    found, words = _read_sheet(crops)
+    texts = {i: _cell_text(ws) for i, ws in found.items()}
+    # Short cells are read again with digits only (Tesseract's Chinese model takes a lone `1` or `4`
+    # for a character, drops one digit of `42`); the digits win where that read is confident
+    # and at least as confident as the first (a label read well stays a label).
+    again = [i for i in range(len(crops)) if len(texts.get(i, "")) <= 4]
+    if again:
+        scaled = [_scaled(crops[i], 2) for i in again]
+        reads = [_read_sheet(scaled, "eng", ("-c", "tessedit_char_whitelist=0123456789.+-/"), psm)[0] for psm in DIGIT_PSMS]
+        for k, i in enumerate(again):
+            first = found.get(i, [])
+            options = [(texts.get(i, ""), first)] + [(_cell_text(r.get(k, [])), r.get(k, [])) for r in reads]
+            numbers = [(len(t), min(w.conf for w in ws), t) for t, ws in options
+                       if ws and _NUMBER.fullmatch(t) and min(w.conf for w in ws) >= DIGIT_CONFIDENCE]
+            if not numbers:
+                continue
+            best = max(numbers)  # the longest confident number: a misread drops a digit far more often than it adds one
+            if best[2] != texts.get(i) and (best[1] >= min((w.conf for w in first), default=0.0) or _NUMBER.fullmatch(texts.get(i, ""))):
+                texts[i] = best[2]
+    return {places[i]: t for i, t in texts.items() if t}, words
+
+
+def _scaled(crop: np.ndarray, factor: int) -> np.ndarray:
+    from PIL import Image
+
+    image = Image.fromarray(crop)
+    return np.asarray(image.resize((image.width * factor, image.height * factor), Image.LANCZOS))
+
+
+_NUMBER = re.compile(r"[+\-]?\d+(?:\.\d+)?")
+DIGIT_PSMS = (6, 11)  # the digits sheet is read as one block and as sparse text
+DIGIT_CONFIDENCE = 60.0  # a digits-only re-read wins at this confidence or more, and not below the first read's
+
+
+def _read_sheet(crops: list[np.ndarray], languages: str = LANGUAGES, config: tuple[str, ...] = (),
+                psm: int = 6) -> tuple[dict[int, list[Word]], list[Word]]:
+    """Crops stacked on one white sheet, one Tesseract call; the words of each crop (by index) and all words."""
     width = max(c.shape[1] for c in crops) + 2 * _GAP
     height = sum(c.shape[0] + _GAP for c in crops) + _GAP
     sheet = np.full((height, width), 255, dtype=np.uint8)
@@ -136,7 +175,7 @@ def _read_cells(cleaned: np.ndarray, tables: list) -> tuple[dict[tuple, str], li
         sheet[y : y + crop.shape[0], _GAP : _GAP + crop.shape[1]] = crop
         spans.append((y - _GAP / 2, y + crop.shape[0] + _GAP / 2))
         y += crop.shape[0] + _GAP
-    words = tesseract_words(sheet, psm=6)
+    words = tesseract_words(sheet, languages, psm=psm, config=config)
     found: dict[int, list[Word]] = {}
     starts = [a for a, _ in spans]
     for word in words:
@@ -144,7 +183,7 @@ def _read_cells(cleaned: np.ndarray, tables: list) -> tuple[dict[tuple, str], li
         i = int(np.searchsorted(starts, mid, side="right")) - 1
         if 0 <= i < len(spans) and spans[i][0] <= mid < spans[i][1]:
             found.setdefault(i, []).append(word)
-    return {places[i]: _cell_text(ws) for i, ws in found.items()}, words
+    return found, words
 
 
 def _table_lines(tables: list, cells: dict[tuple, str]) -> list[tuple[float, str]]:
@@ -162,7 +201,7 @@ def _table_lines(tables: list, cells: dict[tuple, str]) -> list[tuple[float, str
 # ----------------------------------------------------------------------------- Tesseract
 
 
-def tesseract_words(gray: np.ndarray, languages: str = LANGUAGES, psm: int = 3) -> list[Word]:
+def tesseract_words(gray: np.ndarray, languages: str = LANGUAGES, psm: int = 3, config: tuple[str, ...] = ()) -> list[Word]:
     """Tesseract's words (level 5 of its TSV) with boxes and confidences; raises RuntimeError on failure."""
     from PIL import Image
 
@@ -170,7 +209,7 @@ def tesseract_words(gray: np.ndarray, languages: str = LANGUAGES, psm: int = 3) 
         path = os.path.join(tmp, "page.png")
         Image.fromarray(gray).save(path)
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-        done = subprocess.run(["tesseract", path, "stdout", "-l", languages, "--psm", str(psm), "tsv"],
+        done = subprocess.run(["tesseract", path, "stdout", "-l", languages, "--psm", str(psm), *config, "tsv"],
                               capture_output=True, text=True, env=env, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"tesseract failed ({done.returncode}): {done.stderr.strip()[:200]}")

@@ -19,6 +19,7 @@ the same length; pass the Simplified view for Traditional-script reports).
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import json
 import re
@@ -355,7 +356,41 @@ def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tu
     core = _core(tokens[i].text)
     if not core or re.fullmatch(r"第[二]?十?[一二三四五六七八九十]*条第?", core):
         return "neutral", None, 1
+    if state.table is not None and tokens[i].row_line:
+        near = _near_row(core, lay)
+        if near is not None:
+            return "row", near, 1
     return "unknown", None, 1
+
+
+_NEAR_RATIO = 0.8
+
+
+def _near_row(core: str, lay: Layouts) -> tuple[str, str] | None:
+    """A row label misread by OCR or mistyped (`1本机关不掌握相关政府信息`, `属于行政执法案耸`,
+    `部分公开《区分…`): the one row whose alias is nearest, at a similarity of 0.8 or more and
+    clearly nearer than the next; only for the first cell of a `|` row inside a table."""
+    core = re.split(r"[《〈\[【]", re.sub(r"^\d+", "", core), maxsplit=1)[0]
+    if len(core) < 4:
+        return None
+    key = "~" + core
+    if key not in lay.prefix_rows:
+        if len(lay.prefix_rows) >= 50_000:
+            lay.prefix_rows.clear()
+        scores: dict[tuple[str, str], float] = {}
+        for alias, hits in lay.row_aliases.items():
+            if len(alias) < 4:
+                continue
+            ratio = difflib.SequenceMatcher(None, core, alias).ratio()
+            for hit in hits:
+                if lay.rows[hit].needs is None:
+                    scores[hit] = max(scores.get(hit, 0.0), ratio)
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        best = ranked[0] if ranked and ranked[0][1] >= _NEAR_RATIO else None
+        if best and len(ranked) > 1 and ranked[1][1] > best[1] - 0.05:
+            best = None
+        lay.prefix_rows[key] = best[0] if best else None
+    return lay.prefix_rows[key]
 
 
 def _single_match(core: str, state: _State, lay: Layouts) -> tuple[str, Any]:
