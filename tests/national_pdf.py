@@ -205,3 +205,13 @@ def _table4(values, style, grid, Table, TableStyle, Paragraph):
     table = Table(data, colWidths=[30] * 15)
     table.setStyle(TableStyle(grid + spans))
     return table
+
+
+def write_scanned_pdf(source: Path, path: Path, dpi: int = 200) -> None:
+    """An image-only copy of a PDF: every page rendered to a picture (pypdfium2), no text layer."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(str(source))
+    images = [document[i].render(scale=dpi / 72, grayscale=True).to_pil().convert("L") for i in range(len(document))]
+    document.close()
+    images[0].save(str(path), "PDF", resolution=dpi, save_all=True, append_images=images[1:])

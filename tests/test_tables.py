@@ -328,3 +328,150 @@ def test_tab_separated_rows_and_group_totals():
     assert fields["requests_denied"][0] == 1
     check = next(c for c in T.table_checks(cells) if c["check"] == "reasons_vs_denied")
     assert check["status"] == "pass"
+
+
+# ----------------------------------------------------------------------------- the record's `tables` (SPEC §5)
+
+from national_pdf import GROUPS, expected_values, write_national_pdf  # noqa: E402
+
+from nianbao.records import build_facts, build_record, read_tables  # noqa: E402
+
+
+def _record_values(record: dict) -> dict:
+    return {sec: {row: {col: cell["value"] for col, cell in cols.items() if cell["status"] != "sum"}
+                  for row, cols in (record.get(sec) or {}).items()} for sec in ("proactive", "requests", "appeals")}
+
+
+def _strip_sums(values: dict) -> dict:
+    return {sec: {row: cols for row, cols in rows.items() if cols} for sec, rows in values.items()}
+
+
+@pytest.mark.parametrize("layout", ["2019", "2021"])
+def test_pdf_national_layout_every_cell_under_its_keys(tmp_path, layout):
+    """Ruled PDF tables: merged headers, headers one character per line, group labels merged
+    down their rows, table 3 broken across pages mid-group, page numbers in the margin."""
+    pytest.importorskip("reportlab")
+    path = tmp_path / f"national-{layout}.pdf"
+    expected = write_national_pdf(path, layout)
+    doc = read_document(path)
+    evidence = read_tables(doc)
+    record = evidence.record
+    assert record["layout"] == layout
+    assert _strip_sums(_record_values(record)) == expected
+    for sec in ("proactive", "requests", "appeals"):
+        for row, cols in record[sec].items():
+            for col, cell in cols.items():
+                if cell["status"] == "number":
+                    assert doc.original[cell["start"] : cell["end"]] == cell["text"] == str(cell["value"])
+    assert not [c for c in evidence.checks if c["check"] == "table_layout"]
+    requests = record["requests"]
+    if layout == "2021":  # the groups print only their sub-rows: each group is their sum, per column
+        for group, (_label, _subs, keys) in GROUPS.items():
+            for col in ("natural_person", "total"):
+                cell = requests[group][col]
+                assert cell["status"] == "sum" and cell["start"] is None
+                assert cell["value"] == sum(expected["requests"][f"{group}.{k}"][col] for k in keys)
+    else:  # 2019: one 其他处理 row with its own numbers, no sub-rows
+        assert requests["other_processing"]["total"]["status"] == "number"
+        assert not any(k.startswith("other_processing.") for k in requests)
+    rec = build_record(doc, build_facts(doc, [], [], tables=evidence), [], sha256="", model_version="t", tables=evidence)
+    assert rec["tables"] == record and rec["text_source"] == {"kind": "text"}
+    assert rec["requests_received"] == requests["received"]["total"]["value"]
+    assert rec["requests_denied"] == requests["denied"]["total"]["value"]
+    assert rec["reconsiderations"] == record["appeals"]["cases"]["reconsideration.total"]["value"]
+    assert rec["lawsuits"] == sum(record["appeals"]["cases"][f"{g}.total"]["value"] for g in ("lawsuit_direct", "lawsuit_after"))
+    balance = next(c for c in rec["checks"] if c["check"] == "received_vs_handled")
+    assert balance["status"] == "fail" and balance["values"]["received"] == requests["received"]["total"]["value"]
+
+
+def test_narrative_page_in_a_ruled_frame_is_not_read_as_table_rows(tmp_path):
+    pytest.importorskip("reportlab")
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    from national_pdf import NARRATIVE
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    path = tmp_path / "framed.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("STSong-Light", 11)
+    pdf.rect(40, 60, 515, 720)  # a frame round the page and a rule under every line of text
+    y = 750
+    for _ in range(20):
+        pdf.drawString(50, y, NARRATIVE[:40])
+        pdf.line(40, y - 5, 555, y - 5)
+        y -= 30
+    pdf.save()
+    doc = read_document(path)
+    assert "|" not in doc.clean and doc.clean.count("\n") >= 19
+
+
+def test_row_with_more_values_than_columns_is_left_out_and_named():
+    text = ("二、主动公开政府信息情况\n| 信息内容 | 本年制发件数 | 本年废止件数 | 现行有效件数 |\n"
+            "| 规章 | 1 | 2 | 3 | 4 |\n| 行政规范性文件 | 5 | 6 | 7 |\n")
+    tables = T.find_tables(text)
+    record = T.record_tables(tables)
+    assert "rules" not in record["proactive"], "never shifted onto other columns"
+    assert {k: v["value"] for k, v in record["proactive"]["normative"].items()} == {"issued": 5, "repealed": 6, "in_force": 7}
+    checks = T.table_checks([c for t in tables for c in t.cells], tables)
+    assert any(c["status"] == "uncertain" and "规章" in c["message"] for c in checks)
+
+
+def test_unreadable_slash_and_dash_cells_keep_their_columns():
+    text = ("二、主动公开政府信息情况\n| 信息内容 | 本年制发件数 | 本年废止件数 | 现行有效件数 |\n"
+            "| 规章 | 1 | l0 | 3 |\n| 行政规范性文件 | / | — | 7 |\n")
+    record = T.record_tables(T.find_tables(text))
+    rules, normative = record["proactive"]["rules"], record["proactive"]["normative"]
+    assert [(rules[c]["status"], rules[c]["value"]) for c in ("issued", "repealed", "in_force")] == [
+        ("number", 1), ("unreadable", None), ("number", 3)]
+    assert [normative[c]["status"] for c in ("issued", "repealed", "in_force")] == ["slash", "dash", "number"]
+
+
+def test_printed_zero_total_contradicted_by_its_parts():
+    """The field is what the parts support; the failing check shows both values."""
+    cols = "| 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |"
+    text = f"三、收到和处理政府信息公开申请情况\n{cols}\n| 一、本年新收政府信息公开申请数量 | 2 | 1 | 0 | 0 | 0 | 0 | 0 |\n"
+    tables = T.find_tables(text)
+    cells = sorted((c for t in tables for c in t.cells), key=lambda c: c.start)
+    assert T.table_record_fields(cells)["requests_received"][0] == 3
+    assert T.record_tables(tables)["requests"]["received"]["total"]["value"] == 0  # the cell stays as printed
+    check = next(c for c in T.table_checks(cells, tables) if c["check"] == "applicants_vs_total")
+    assert check["status"] == "fail" and check["values"]["failing"] == [
+        {"row": "本年新收政府信息公开申请数量", "applicants": 3, "total": 0}]
+
+
+def test_word_template_record_tables_with_group_sums(tmp_path):
+    path = tmp_path / "filled.docx"
+    expected = _docx_fill(path)
+    doc = read_document(path)
+    evidence = read_tables(doc)
+    record = evidence.record
+    cells = [c for sec in ("proactive", "requests", "appeals") for cols in record[sec].values() for c in cols.values()]
+    assert sorted(c["value"] for c in cells if c["status"] == "number") == sorted(expected)  # as printed: 万元 unscaled
+    assert record["layout"] == "2021"
+    denied = record["requests"]["denied"]["total"]
+    assert denied["status"] == "sum"
+    assert denied["value"] == sum(record["requests"][k]["total"]["value"] for k in denied["parts"])
+    assert evidence.fields["requests_denied"][0] == denied["value"]
+
+
+def test_real_flattened_reports_cells_point_into_the_original():
+    """Every report of the corpus that prints a table: each number cell's offsets hold its text."""
+    if not CORPUS.exists():
+        pytest.skip(f"no corpus under {CORPUS}")
+    with_tables = 0
+    for path in sorted(CORPUS.glob("*.txt")):
+        doc = read_document(path)
+        record = read_tables(doc).record
+        if not record:
+            continue
+        with_tables += 1
+        for sec in ("proactive", "requests", "appeals"):
+            for cols in record[sec].values():
+                for cell in cols.values():
+                    if cell["status"] == "number":
+                        assert doc.original[cell["start"] : cell["end"]] == cell["text"], (path.name, cell)
+                        assert T.printed_value(cell["text"])[0] == cell["value"]
+    assert with_tables >= 30
