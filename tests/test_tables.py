@@ -475,3 +475,10 @@ def test_real_flattened_reports_cells_point_into_the_original():
                         assert doc.original[cell["start"] : cell["end"]] == cell["text"], (path.name, cell)
                         assert T.printed_value(cell["text"])[0] == cell["value"]
     assert with_tables >= 30
+
+
+def test_traditional_report_printing_dangan_for_documents():
+    """Some Traditional-script reports print 規範性檔案; its Simplified view says 档案, not 文件."""
+    doc, tables, cells = _real("c075")
+    grid = _grid(cells)
+    assert [grid[("规范性文件", c)] for c in ("本年新制作数量", "本年新公开数量", "对外公开总数量")] == [2, 2, 19]
