@@ -80,6 +80,7 @@ class Layouts:
     sections: dict[str, str]  # core label -> section key (table3)
     table4_columns: tuple[str, ...]
     table3_columns: tuple[str, ...]
+    column_aliases: dict[tuple[str, str | None], dict[str, str]] = field(default_factory=dict)  # (table, version) -> core -> key
     prefix_rows: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # `_prefix_row` answers so far
 
 
@@ -120,8 +121,11 @@ def load_layouts(path: str | None = None) -> Layouts:
     for key, col in t4["columns"].items():
         columns[("table4", key, None)] = ColumnSpec(key, col["name"], col.get("category"), col.get("outcome"))
     sections = {_core(a): key for key, s in data["table3"].get("sections", {}).items() for a in s["aliases"]}
+    column_aliases = {("table3", None): {_core(a): key for key, col in data["table3"]["columns"].items() for a in col["aliases"]}}
+    for version, vs in data["table2"]["versions"].items():
+        column_aliases[("table2", version)] = {_core(a): key for key, col in vs["columns"].items() for a in col["aliases"]}
     return Layouts(rows, columns, row_columns, row_aliases, headers, markers, titles, sections,
-                   tuple(t4["columns"]), tuple(data["table3"]["column_order"]))
+                   tuple(t4["columns"]), tuple(data["table3"]["column_order"]), column_aliases)
 
 
 def _load_table2(spec: dict, rows, columns, row_columns, row_aliases, headers, markers) -> None:
@@ -324,6 +328,7 @@ class _Row:
     key: str
     label: Token | None
     values: list[Token] = field(default_factory=list)
+    headers: tuple[str, ...] = ()  # table 2: the column headers of its block, as printed (cores)
 
 
 @dataclass
@@ -334,6 +339,8 @@ class _State:
     rows: list[_Row] = field(default_factory=list)
     open: _Row | None = None
     seen: dict[str, list[Token]] = field(default_factory=dict)  # table -> header/marker tokens
+    headers: list[tuple[str, str, int]] = field(default_factory=list)  # (table, header core, start) in text order
+    block: list[str] = field(default_factory=list)  # table 2: headers since the block's 信息内容
 
 
 def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tuple[str, Any, int]:
@@ -341,8 +348,16 @@ def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tu
     ("section", key), ("neutral", None) or ("unknown", None); with how many tokens it took.
 
     Up to three consecutive text tokens are joined first, so headers split over lines
-    (`商业企` / `业`, `本年新` / `制作数量`) still match.
+    (`商业企` / `业`, `本年新` / `制作数量`) still match; a header printed one character per
+    line (`自` / `然` / `人`) is joined over up to twelve lines, longest match first.
     """
+    run = 0
+    while run < 12 and i + run < len(tokens) and tokens[i + run].kind == "text" and len(_core(tokens[i + run].text)) == 1:
+        run += 1
+    for n in range(run, 3, -1):
+        kind, what = _single_match(_core("".join(t.text for t in tokens[i : i + n])), state, lay)
+        if kind not in ("unknown", "neutral"):
+            return kind, what, n
     for n in (3, 2, 1):
         chunk = tokens[i : i + n]
         if len(chunk) < n or any(t.kind != "text" for t in chunk):
@@ -476,6 +491,10 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
             state.table, state.group, state.in_results = what, None, False
         elif kind == "header":
             state.seen.setdefault(what, []).extend(taken)
+            core = _core("".join(t.text for t in taken))
+            state.headers.append((what, core, taken[0].start))
+            if what == "table2":
+                state.block = [] if core == "信息内容" or core.startswith("第二十条") else [*state.block, core]
             if what == "table4":
                 if state.table != "table4" or state.open is None:
                     _close(state)
@@ -516,13 +535,55 @@ def _open_row(state: _State, what: tuple[str, str], taken: list[Token], lay: Lay
     state.seen.setdefault(table, []).extend(taken)
     if spec.is_group:
         state.group = key
-    elif spec.group is None:
-        state.group = None
+    else:  # a sub-row says its group even where the group label is printed later (in the middle of its rows)
+        state.group = spec.group
     if spec.section == "results":
         state.in_results = True
     elif table == "table3" and key in ("received", "carried_over", "carried_forward"):
         state.in_results = False
-    state.open = _Row(table, key, taken[0] if len(taken) == 1 else Token("".join(t.text for t in taken), taken[0].start, taken[-1].end, taken[0].line, taken[0].row_line))
+    state.open = _Row(table, key, taken[0] if len(taken) == 1 else Token("".join(t.text for t in taken), taken[0].start, taken[-1].end, taken[0].line, taken[0].row_line),
+                      headers=tuple(state.block) if table == "table2" else ())
+
+
+ORG_COLUMNS = ("commercial", "research", "public_interest", "legal_service", "other_org")
+_ORG_GROUP = "法人或其他组织"
+
+
+def table3_order(state: _State, lay: Layouts) -> tuple[str, ...]:
+    """Table 3's column keys in the order the report prints its headers (before its first row).
+
+    The headers come in two levels: 自然人 / 法人或其他组织 / 总计, then the five kinds of
+    organisation under 法人或其他组织, so the second level goes where the group header stands.
+    The layout's order unless the printed headers name all seven columns once each."""
+    first_row = min((r.label.start for r in state.rows if r.table == "table3" and r.label), default=None)
+    names = lay.column_aliases[("table3", None)]
+    top, orgs, flat = [], [], []
+    for table, core, start in state.headers:
+        if table != "table3" or (first_row is not None and start > first_row):
+            continue
+        if core == _ORG_GROUP:
+            top.append(_ORG_GROUP)
+        elif core in names:
+            key = names[core]
+            (orgs if key in ORG_COLUMNS else top).append(key)
+            flat.append(key)
+    if _ORG_GROUP in top:
+        at = top.index(_ORG_GROUP)
+        order = [*top[:at], *orgs, *top[at + 1 :]]
+    else:
+        order = flat
+    order = [k for k in order if k != _ORG_GROUP]
+    if sorted(order) == sorted(lay.table3_columns) and len(set(order)) == len(order):
+        return tuple(order)
+    return lay.table3_columns
+
+
+def _printed_columns(row: _Row, cols: tuple[str, ...], lay: Layouts, version: str) -> tuple[str, ...]:
+    """A table-2 row's columns in the order its block's header row prints them, when that
+    header names exactly the row's columns; else the layout's order."""
+    names = lay.column_aliases.get(("table2", version), {})
+    printed = list(dict.fromkeys(names[c] for c in row.headers if c in names))
+    return tuple(printed) if sorted(printed) == sorted(cols) else cols
 
 
 # ----------------------------------------------------------------------------- placing
@@ -618,6 +679,7 @@ def _build_tables(state: _State, lay: Layouts) -> list[Table]:
     tables: dict[str, Table] = {}
     version2, why2 = _table2_version(state, lay) if any(r.table == "table2" for r in state.rows) else (None, "")
     version3 = "2021" if any(r.table == "table3" and r.key.startswith("other_processing.") for r in state.rows) else None
+    order3 = table3_order(state, lay)
     for row in state.rows:
         version = version2 if row.table == "table2" else version3
         table = tables.get(row.table)
@@ -626,7 +688,7 @@ def _build_tables(state: _State, lay: Layouts) -> list[Table]:
             if row.table == "table2" and version2 is None:
                 table.problems.append(f"table2: {why2}; its cells are not placed")
         table.start, table.end = min(table.start, _row_start(row)), max(table.end, _row_end(row))
-        _place_row(row, table, lay, version)
+        _place_row(row, table, lay, version, order3)
     return [tables[t] for t in TABLE_IDS if t in tables]
 
 
@@ -638,7 +700,7 @@ def _row_end(row: _Row) -> int:
     return row.values[-1].end if row.values else (row.label.end if row.label else 0)
 
 
-def _place_row(row: _Row, table: Table, lay: Layouts, version: str | None) -> None:
+def _place_row(row: _Row, table: Table, lay: Layouts, version: str | None, order3: tuple[str, ...] | None = None) -> None:
     """Map one row's value tokens onto its columns, or note why it cannot be done."""
     if not [t for t in row.values if t.kind != "empty"]:
         return  # a label without values (a group heading, or a row whose cells were all empty)
@@ -650,11 +712,12 @@ def _place_row(row: _Row, table: Table, lay: Layouts, version: str | None) -> No
         if cols is None:
             table.problems.append(f"table2: row {spec.name} is not in the {version} layout; not placed")
             return
+        cols = _printed_columns(row, cols, lay, version)
         colspecs = [lay.columns[("table2", c, version)] for c in cols]
         row_name, row_key = spec.name_in(version), row.key
     elif row.table == "table3":
         spec = lay.rows[("table3", row.key)]
-        colspecs = [lay.columns[("table3", c, None)] for c in lay.table3_columns]
+        colspecs = [lay.columns[("table3", c, None)] for c in (order3 or lay.table3_columns)]
         row_name = spec.name if spec.group is None else f"{lay.rows[('table3', spec.group)].name}/{spec.name}"
         row_key = row.key
     else:

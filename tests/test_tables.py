@@ -482,3 +482,48 @@ def test_traditional_report_printing_dangan_for_documents():
     doc, tables, cells = _real("c075")
     grid = _grid(cells)
     assert [grid[("规范性文件", c)] for c in ("本年新制作数量", "本年新公开数量", "对外公开总数量")] == [2, 2, 19]
+
+
+TABLE3_COLUMNS = ("natural_person", "commercial", "research", "public_interest", "legal_service", "other_org", "total")
+
+
+def test_columns_printed_out_of_order_follow_their_headers():
+    text = ("二、主动公开政府信息情况\n| 信息内容 | 现行有效件数 | 本年制发件数 | 本年废止件数 |\n| 规章 | 9 | 1 | 0 |\n"
+            "三、收到和处理政府信息公开申请情况\n| 总计 | 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 |\n"
+            "| 一、本年新收政府信息公开申请数量 | 7 | 1 | 2 | 0 | 1 | 0 | 3 |\n")
+    record = T.record_tables(T.find_tables(text))
+    assert {k: v["value"] for k, v in record["proactive"]["rules"].items()} == {"in_force": 9, "issued": 1, "repealed": 0}
+    received = record["requests"]["received"]
+    assert [received[c]["value"] for c in TABLE3_COLUMNS] == [1, 2, 0, 1, 0, 3, 7]
+
+
+def test_headers_one_character_per_line_and_one_cell_per_line_rows():
+    """Narrow header cells flattened one character per line, in two levels and with 总计 printed
+    first; each value on its own line ending in `|`, an empty cell a lone `|`."""
+    heads = ["申请人情况", *"总计", *"自然人", "法人或其他组织", *"商业企业", *"科研机构", *"社会公益组织", *"法律服务机构", *"其他"]
+    lines = ["三、收到和处理政府信息公开申请情况", *heads, "|", "一、本年新收政府信息公开申请数量 |",
+             *[f"{v} |" for v in (5, 4, 1, 0)], "|", *[f"{v} |" for v in (0, 0)], "|",
+             "二、上年结转政府信息公开申请数量 |", *[f"{v} |" for v in (2, 1, 0, 0, 0, 1, 0)], "|"]
+    record = T.record_tables(T.find_tables("\n".join(lines) + "\n"))
+    received = record["requests"]["received"]
+    assert [received[c]["value"] for c in TABLE3_COLUMNS] == [4, 1, 0, None, 0, 0, 5]
+    assert received["public_interest"]["status"] == "empty"
+    assert [record["requests"]["carried_over"][c]["value"] for c in TABLE3_COLUMNS] == [1, 0, 0, 0, 1, 0, 2]
+
+
+def test_group_label_printed_after_its_sub_rows_2021_other_processing():
+    """其他 under 其他处理 is that group's row even when the group label comes below it."""
+    cols = "| 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |"
+    rows = [("1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请", 1),
+            ("2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请", 0),
+            ("3.其他", 2), ("（六）其他处理", None), ("（七）总计", 9)]
+    body = "\n".join(f"| {label} |" + ("" if v is None else f" {v} | 0 | 0 | 0 | 0 | 0 | {v} |") for label, v in rows)
+    text = f"三、收到和处理政府信息公开申请情况\n{cols}\n| 三、本年度办理结果 |\n{body}\n"
+    tables = T.find_tables(text)
+    record = T.record_tables(tables)
+    assert record["layout"] == "2021"
+    assert record["requests"]["other_processing.other"]["total"]["value"] == 2
+    other = record["requests"]["other_processing"]["total"]
+    assert other["status"] == "sum" and other["value"] == 3
+    cells = sorted((c for t in tables for c in t.cells), key=lambda c: c.start)
+    assert T.table_record_fields(cells)["requests_other"][0] == 3
