@@ -547,6 +547,9 @@ def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str,
     from_table = set(tables.fields) if tables is not None else set()
     checks = [c for c in compute_checks(facts, fields, sources, pools)
               if not (c["check"] == "text_vs_table" and c.get("field") in from_table)] + table_checks
+    ocr = [tuple(r) for r in (getattr(doc, "text_source", None) or {}).get("ranges", [])]
+    if ocr:
+        checks = [_ocr_fact_check(c, facts, ocr) for c in checks]
     record: dict[str, Any] = {
         "doc_id": doc.doc_id,
         "source": str(doc.source),
@@ -563,6 +566,13 @@ def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str,
         "model_version": model_version,
     }
     return record
+
+
+def _ocr_fact_check(check: dict, facts: list[dict], ranges: list[tuple]) -> dict:
+    """A failing record check that rests on a value read by OCR is uncertain (SPEC §6)."""
+    if check["status"] != "fail" or not any(a <= facts[i]["start"] < b for i in check.get("facts", []) for a, b in ranges):
+        return check
+    return {**check, "status": "uncertain", "message": check["message"] + " (values read by OCR: uncertain, not a fail)"}
 
 
 def _text_source(doc: Any) -> dict:

@@ -12,8 +12,10 @@ import pytest
 
 from national_pdf import write_national_pdf, write_scanned_pdf
 from nianbao import ocr
+from nianbao.infer import record_for
 from nianbao.ingest import ReadError, read_document
 from nianbao.records import read_tables
+from nianbao.rules import annotate
 
 
 def _need_ocr() -> None:
@@ -51,6 +53,11 @@ def test_scanned_pdf_gives_the_same_tables_as_its_text_version(tmp_path):
     ocr_checks = {c["check"]: c for c in scanned_tables.checks}
     assert text_checks["received_vs_handled"] == "fail"
     assert ocr_checks["received_vs_handled"]["status"] == "uncertain" and "OCR" in ocr_checks["received_vs_handled"]["message"]
+    record = record_for(scanned_doc, annotate(scanned_doc.simplified).spans, "", "rules")
+    assert record["text_source"] == {"kind": "ocr", "engine": "tesseract", "pages": [1, 2], "noise_pages": []}
+    assert record["tables"] == scanned_tables.record
+    assert record["requests_received"] == scanned_tables.record["requests"]["received"]["total"]["value"]
+    assert not [c for c in record["checks"] if c["status"] == "fail"], "OCR'd values never give a plain fail"
 
 
 def _noise_pdf(path, with_text_page: bool) -> None:
