@@ -503,7 +503,10 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
             elif state.open is not None and state.open.values:
                 _close(state)
         elif kind == "unknown":
-            if state.open is not None and _unreadable_cell(tok, state.open):
+            if _continues_label(state.open, tok, lay):  # `5.要求行政机关确认或重` / `新出具已获取信息 0 0 …`
+                label = state.open.label
+                state.open.label = Token(label.text + tok.text, label.start, tok.end, tok.line, label.row_line)
+            elif state.open is not None and _unreadable_cell(tok, state.open):
                 state.open.values.append(Token(tok.text, tok.start, tok.end, tok.line, tok.row_line, "unreadable", tok.blank_before))
             else:
                 _close(state)
@@ -512,6 +515,16 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _continues_label(row: _Row | None, tok: Token, lay: Layouts) -> bool:
+    """The rest of a row label that a PDF wrapped onto the next line, before the row's values."""
+    if row is None or row.label is None or row.table == "table4" or tok.line <= row.label.line or tok.row_line:
+        return False
+    if any(v.kind != "empty" for v in row.values):
+        return False
+    joined = _core(row.label.text + tok.text)
+    return any(alias.startswith(joined) for alias, hits in lay.row_aliases.items() if (row.table, row.key) in hits)
 
 
 def _unreadable_cell(tok: Token, row: _Row) -> bool:

@@ -527,3 +527,47 @@ def test_group_label_printed_after_its_sub_rows_2021_other_processing():
     assert other["status"] == "sum" and other["value"] == 3
     cells = sorted((c for t in tables for c in t.cells), key=lambda c: c.start)
     assert T.table_record_fields(cells)["requests_other"][0] == 3
+
+
+def test_unruled_pdf_wrapped_labels_and_group_label_between_sub_rows(tmp_path):
+    """A PDF table without rules: cells apart by spaces, a long row label wrapped with its numbers
+    on the second line, the group label printed on a line of its own between its sub-rows."""
+    pytest.importorskip("reportlab")
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    path = tmp_path / "unruled.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("STSong-Light", 9)
+    xs = [250 + 40 * k for k in range(7)]
+    y = 780
+
+    def line(label, values=None, x=40):
+        nonlocal y
+        pdf.drawString(x, y, label)
+        for xv, v in zip(xs, values or []):
+            pdf.drawString(xv, y, str(v))
+        y -= 16
+
+    line("三、收到和处理政府信息公开申请情况")
+    line("", [])
+    for k, head in enumerate(["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]):
+        pdf.drawString(xs[k], y + 16, head)
+    line("1.信访举报投诉类申请", [1, 0, 0, 0, 0, 0, 1], x=120)
+    line("2.重复申请", [0, 2, 0, 0, 0, 0, 2], x=120)
+    line("（五）不予处理", x=40)
+    line("3.要求提供公开出版物", [0, 0, 0, 0, 0, 0, 0], x=120)
+    line("4.无正当理由大量反复申请", [0, 0, 0, 3, 0, 0, 3], x=120)
+    line("5.要求行政机关确认或重", x=120)
+    line("新出具已获取信息", [0, 0, 0, 0, 1, 0, 1], x=120)
+    pdf.save()
+    doc = read_document(path)
+    record = read_tables(doc).record
+    rows = record["requests"]
+    assert [rows[f"not_processed.{k}"]["total"]["value"] for k in
+            ("petition", "repeated", "publication", "vexatious", "confirmation")] == [1, 2, 0, 3, 1]
+    assert rows["not_processed.confirmation"]["legal_service"]["value"] == 1
+    assert (rows["not_processed"]["total"]["status"], rows["not_processed"]["total"]["value"]) == ("sum", 7)
