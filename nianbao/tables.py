@@ -1099,7 +1099,8 @@ def add_cli(subparsers) -> None:
         "tables",
         help="the national tables of reports: each cell with its row and column headers",
         description="Find the national tables (2019/2021 format) in reports and print, per report, one JSON "
-        "line with the placed cells, the record fields from the 总计 column and the checks.",
+        "line with the placed cells, the record fields from the 总计 column, the checks and the record's "
+        "`tables` (SPEC §5).",
     )
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")
     parser.set_defaults(func=run_tables)
@@ -1127,4 +1128,5 @@ def analyse(doc: Any) -> dict:
         "cells": out_cells,
         "fields": fields,
         "checks": table_checks(cells, tables),
+        "record": record_tables(tables, doc),
     }
