@@ -179,6 +179,7 @@ class Token:
     kind: str = "text"  # value | na | empty | text
     blank_before: int = 0  # blank lines right before this token's line (first token of a line only)
     lone: bool = False  # a line that is only a cell separator (`|`): an empty cell, or the opening of a row
+    bar_after: bool = False  # a cell separator follows on its line (`0 |`)
 
 
 _SEPARATORS = re.compile(r"[|｜│\t]")
@@ -252,7 +253,9 @@ def tokenize(text: str, original: str | None = None, offsets: Any = None) -> lis
             tokens.append(Token("", pos + bar.start(), pos + bar.start(), number, False, "empty", blanks, lone=True))
         for k, (s, e) in enumerate(pieces):
             piece = line[s:e]
-            tokens.append(Token(piece, pos + s, pos + e, number, row_line, _kind(piece), blanks if k == 0 else 0))
+            bar_after = bool(_SEPARATORS.match(line[e:].lstrip()))
+            tokens.append(Token(piece, pos + s, pos + e, number, row_line, _kind(piece), blanks if k == 0 else 0,
+                                bar_after=bar_after))
         blanks = 0 if line.strip() else blanks + 1
         pos += len(line) + 1
     if original is not None and offsets is not None:
@@ -646,11 +649,32 @@ def _bar_positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
         return None
     if len({t.line for t in [row.label, *tokens]}) != len(tokens) + 1:
         return None
+    cells = [t for t in tokens if not t.lone]
+    if cells and not any(t.bar_after for t in cells):
+        return _separator_line_positions(row, ncols)
     if tokens[-1].lone:
         tokens = tokens[:-1]
     if len(tokens) != ncols:
         return None
     return list(enumerate(tokens))
+
+
+def _separator_line_positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
+    """Cells on lines of their own with a lone `|` line after each (HTML cells holding paragraphs):
+    each `|` ends a cell, two in a row hold an empty one. The label's own `|`, if on its own line, is skipped."""
+    tokens = list(row.values)
+    if tokens and tokens[0].lone and not row.label.bar_after:
+        tokens = tokens[1:]
+    placed, current = [], None
+    for tok in tokens:
+        if tok.lone:
+            placed.append(current or tok)
+            current = None
+        else:
+            current = tok
+    if current is not None:
+        placed.append(current)
+    return list(enumerate(placed)) if len(placed) == ncols else None
 
 
 def _blank_line_positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:

@@ -571,3 +571,16 @@ def test_unruled_pdf_wrapped_labels_and_group_label_between_sub_rows(tmp_path):
             ("petition", "repeated", "publication", "vexatious", "confirmation")] == [1, 2, 0, 3, 1]
     assert rows["not_processed.confirmation"]["legal_service"]["value"] == 1
     assert (rows["not_processed"]["total"]["status"], rows["not_processed"]["total"]["value"]) == ("sum", 7)
+
+
+def test_html_cells_holding_paragraphs_keep_their_empty_cells(tmp_path):
+    """<td><p>…</p></td>: every cell on lines of its own, a `|` line after each; an empty cell between two."""
+    rows = [("信息内容", ["本年制发件数", "本年废止件数", "现行有效件数"]), ("规章", ["1", "", "3"]), ("行政规范性文件", ["4", "5", "6"])]
+    body = "".join("<tr>" + "".join(f"<td><p>{c}</p></td>" for c in [label, *cells]) + "</tr>" for label, cells in rows)
+    path = tmp_path / "report.html"
+    path.write_text(f"<html><body><p>二、主动公开政府信息情况</p><table>{body}</table></body></html>", encoding="utf-8")
+    record = read_tables(read_document(path)).record
+    rules = record["proactive"]["rules"]
+    assert [(rules[c]["status"], rules[c]["value"]) for c in ("issued", "repealed", "in_force")] == [
+        ("number", 1), ("empty", None), ("number", 3)]
+    assert {k: v["value"] for k, v in record["proactive"]["normative"].items()} == {"issued": 4, "repealed": 5, "in_force": 6}
