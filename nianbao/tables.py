@@ -509,7 +509,7 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
             if _continues_label(state.open, tok, lay):  # `5.要求行政机关确认或重` / `新出具已获取信息 0 0 …`
                 label = state.open.label
                 state.open.label = Token(label.text + tok.text, label.start, tok.end, tok.line, label.row_line)
-            elif state.open is not None and _unreadable_cell(tok, state.open):
+            elif state.open is not None and _unreadable_cell(tok, state.open, lay):
                 state.open.values.append(Token(tok.text, tok.start, tok.end, tok.line, tok.row_line, "unreadable", tok.blank_before))
             else:
                 _close(state)
@@ -530,10 +530,14 @@ def _continues_label(row: _Row | None, tok: Token, lay: Layouts) -> bool:
     return any(alias.startswith(joined) for alias, hits in lay.row_aliases.items() if (row.table, row.key) in hits)
 
 
-def _unreadable_cell(tok: Token, row: _Row) -> bool:
+def _unreadable_cell(tok: Token, row: _Row, lay: Layouts) -> bool:
     """A short non-number where a row's value cell stands (`1O`, `l`, `?`): a cell that cannot be
-    read, kept in its position so the cells after it are not shifted onto its column."""
+    read, kept in its position so the cells after it are not shifted onto its column. Not once the
+    row holds as many cells as its widest layout (a note after a full row is no cell of it)."""
     if row.label is None or row.table == "table4":
+        return False
+    widest = max((len(c) for (t, k, _v), c in lay.row_columns.items() if t == row.table and k == row.key), default=0)
+    if len([v for v in row.values if v.kind != "empty"]) >= widest:
         return False
     plain = _core(tok.text)
     if not plain or len(plain) > 4 or len(_CJK.findall(plain)) > 1:
