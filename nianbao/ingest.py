@@ -336,11 +336,13 @@ def _without_page_number(page):
 
 def is_data_table(rows: list[list[str | None]]) -> bool:
     """Whether a ruled region pdfplumber found is a table of cells rather than boxed running text:
-    at least two rows of two or more filled cells, and such rows at least half of its filled rows."""
+    at least two rows of two or more filled cells, such rows at least half of its filled rows, and
+    short cells (median under 16 characters: running text in two ruled columns has long ones)."""
     filled = [sum(1 for cell in row if cell and cell.strip()) for row in rows]
     filled = [n for n in filled if n]
     multi = sum(1 for n in filled if n >= 2)
-    return multi >= 2 and multi * 2 >= len(filled)
+    lengths = sorted(len(cell.strip()) for row in rows for cell in row if cell and cell.strip())
+    return multi >= 2 and multi * 2 >= len(filled) and bool(lengths) and lengths[len(lengths) // 2] < 16
 
 
 def _pdf_text_between(page, boxes: list[tuple], top: float | None, bottom: float | None) -> str:

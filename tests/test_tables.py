@@ -406,6 +406,19 @@ def test_narrative_page_in_a_ruled_frame_is_not_read_as_table_rows(tmp_path):
     pdf.save()
     doc = read_document(path)
     assert "|" not in doc.clean and doc.clean.count("\n") >= 19
+    two_columns = tmp_path / "two-columns.pdf"  # running text in two ruled columns
+    pdf = canvas.Canvas(str(two_columns), pagesize=A4)
+    pdf.setFont("STSong-Light", 10)
+    pdf.rect(40, 60, 515, 720)
+    pdf.line(297, 60, 297, 780)
+    y = 750
+    for _ in range(20):
+        pdf.drawString(45, y, NARRATIVE[:24])
+        pdf.drawString(302, y, NARRATIVE[24:48])
+        pdf.line(40, y - 5, 555, y - 5)
+        y -= 30
+    pdf.save()
+    assert "|" not in read_document(two_columns).clean
 
 
 def test_row_with_more_values_than_columns_is_left_out_and_named():
