@@ -287,7 +287,8 @@ def _ocr_uncertain(check: dict, cells: list[Any], doc: Any, ranges: list[tuple])
     starts = [doc.to_original(cells[i].start, cells[i].end)[0] for i in check["cells"]]
     if not any(a <= s < b for s in starts for a, b in ranges):
         return check
-    return {**check, "status": "uncertain", "message": check["message"] + " (values read by OCR: uncertain, not a fail)"}
+    return {**check, "status": "uncertain", "ocr": True,  # apply_tables still treats its cells as doubtful
+            "message": check["message"] + " (values read by OCR: uncertain, not a fail)"}
 
 
 def _cells_under(tables: TableEvidence, span: Span) -> list[int]:
@@ -342,11 +343,11 @@ def apply_tables(tables: TableEvidence, facts: list[dict], fields: dict, sources
 
     The table wins over the text (the national format is the report's regular statement),
     unless the table value is uncertain: null, or one of its cells is in a failing table
-    check; then a value the text states is kept. Where the text states the field too, a
+    check (or one that fails on values read by OCR); then a value the text states is kept. Where the text states the field too, a
     `text_vs_table` check compares the two."""
     to_fact = _cell_facts(facts)
     checks = [_table_check(c, to_fact) for c in tables.checks]
-    failing = {i for c in tables.checks if c["status"] == "fail" for i in c["cells"]}
+    failing = {i for c in tables.checks if c["status"] == "fail" or c.get("ocr") for i in c["cells"]}
     for field, (value, cells) in tables.fields.items():
         table_i = [to_fact[c] for c in cells if c in to_fact]
         text_i = [i for i in pools.get(field, []) if not facts[i].get("table")]
