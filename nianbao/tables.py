@@ -344,6 +344,7 @@ class _State:
     seen: dict[str, list[Token]] = field(default_factory=dict)  # table -> header/marker tokens
     headers: list[tuple[str, str, int]] = field(default_factory=list)  # (table, header core, start) in text order
     block: list[str] = field(default_factory=list)  # table 2: headers since the block's 信息内容
+    titles: list[tuple[str, int]] = field(default_factory=list)  # (table, start) of each title seen
 
 
 def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tuple[str, Any, int]:
@@ -354,6 +355,8 @@ def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tu
     (`商业企` / `业`, `本年新` / `制作数量`) still match; a header printed one character per
     line (`自` / `然` / `人`) is joined over up to twelve lines, longest match first.
     """
+    if tokens[i].kind == "text" and _NOTE.match(_core(tokens[i].text.replace("(", "").replace("（", ""))):
+        return "header", "table3", 1  # (本列数据的勾稽关系为：…) heads table 3's label column
     run = 0
     while run < 12 and i + run < len(tokens) and tokens[i + run].kind == "text" and len(_core(tokens[i + run].text)) == 1:
         run += 1
@@ -382,6 +385,7 @@ def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tu
 
 
 _NEAR_RATIO = 0.8
+_NOTE = re.compile(r"^本列数据")
 
 
 def _near_row(core: str, lay: Layouts) -> tuple[str, str] | None:
@@ -492,6 +496,7 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
         elif kind == "title":
             _close(state)
             state.table, state.group, state.in_results = what, None, False
+            state.titles.append((what, taken[0].start))
         elif kind == "header":
             state.seen.setdefault(what, []).extend(taken)
             core = _core("".join(t.text for t in taken))
@@ -730,7 +735,21 @@ def _build_tables(state: _State, lay: Layouts) -> list[Table]:
                 table.problems.append(f"table2: {why2}; its cells are not placed")
         table.start, table.end = min(table.start, _row_start(row)), max(table.end, _row_end(row))
         _place_row(row, table, lay, version, order3)
+    for table in tables.values():
+        table.start = _header_start(state, table)
     return [tables[t] for t in TABLE_IDS if t in tables]
+
+
+_HEADER_REACH = 3000  # characters before a table's first row that its header rows may span
+
+
+def _header_start(state: _State, table: Table) -> int:
+    """Where a table's header rows begin: its earliest header before its first row, after its title
+    (so counts printed in the headers, `第四项`, are table furniture, not prose)."""
+    titles = [start for tid, start in state.titles if tid == table.id and start < table.start]
+    floor = max(titles) if titles else table.start - _HEADER_REACH
+    heads = [start for tid, _core_, start in state.headers if tid == table.id and floor < start < table.start]
+    return min(heads, default=table.start)
 
 
 def _row_start(row: _Row) -> int:
