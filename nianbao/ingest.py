@@ -238,7 +238,7 @@ def read_pdf(path: Path) -> tuple[str, str, dict | None]:
     try:
         with pdfplumber.open(str(path)) as pdf:
             for index, page in enumerate(pdf.pages):
-                if not page.chars:
+                if not page.chars and page.images:  # a picture and no text layer: a scan (a blank page is neither)
                     scanned.append(index)
                 pages.append(_pdf_page_text(page) if page.chars else "")
                 page.flush_cache()
