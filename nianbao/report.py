@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import csv
 import html
+import itertools
 import json
 import os
 from pathlib import Path
@@ -223,13 +224,16 @@ def write_tables_csv(records_path: Path, tables_csv: Path) -> None:
 
 def table_cell_marks(record: dict) -> list[dict]:
     """Marks for the table cells no span covers, so that every grid cell has a place in the text to link to."""
-    spans = record.get("spans", [])
+    spans = sorted((s["start"], s["end"]) for s in record.get("spans", []))
+    starts = [a for a, _ in spans]
+    reach = list(itertools.accumulate((b for _, b in spans), max))  # furthest end among spans up to i
     marks = []
     for _, _, _, cell in iter_table_cells(record):
         start, end = cell.get("start"), cell.get("end")
-        if start is None or end is None or end <= start or any(s["start"] == start for s in spans):
+        if start is None or end is None or end <= start:
             continue
-        if not any(s["start"] < end and start < s["end"] for s in spans):
+        i = bisect.bisect_left(starts, end) - 1  # the last span starting before the cell ends
+        if i < 0 or reach[i] <= start:  # no span overlaps the cell
             marks.append({"start": start, "end": end, "label": "CELL", "score": 1.0})
     return marks
 
