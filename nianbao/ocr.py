@@ -1,18 +1,19 @@
 """Scanned PDF pages (no text layer) read by OCR: Tesseract's word boxes, tables by geometry.
 
-A page is rendered to a grey image (pypdfium2, which pdfplumber already depends on). Its
-ruled lines are found in the pixels (runs of dark pixels far longer than any stroke of a
-character), the cells of its tables built from them with pdfplumber's own edge ->
-intersection -> cell -> table steps (so a merged cell is one cell, as for a PDF with a
-text layer), and the lines are painted out before Tesseract reads the page, which then
-does not take a rule for a character. Each OCR word goes to the table cell its centre lies
-in, or to a text line. The page text has the same shape as the text-layer reader's: table
-rows as `| a | b | |` lines, the rest line by line, top to bottom.
+A page is rendered to a grey image (pypdfium2, which pdfplumber already depends on) and
+levelled (`deskew`). Its ruled lines are found in the pixels (runs of dark pixels far longer
+than any stroke of a character); pdfplumber's own edge -> intersection -> cell -> table steps
+build the table cells from them (so a merged cell is one cell, as for a PDF with a text
+layer). The rules are painted out; the page outside the tables is read as text lines, and
+every table cell with ink is cropped and stacked on one sheet that Tesseract reads in one
+call (a cell never runs into its neighbour); short cells are read again on a digits-only
+sheet, where the Chinese model drops or misreads digits. The page text has the text-layer
+reader's shape: table rows as `| a | b | |` lines, the rest line by line, top to bottom.
 
 A page whose words are mostly low-confidence, or mostly not Chinese, digits or common
 punctuation, reads as noise: it gives no text (so no numbers are made of it) and is
 reported. Tesseract runs with OMP_THREAD_LIMIT=1 (threads only slow it down on a busy
-machine). Entry points: `available()`, `ocr_pdf_page(pdf, index)` -> `OcrPage`.
+machine). Entry points: `available()`, `ocr_pdf_page(pdf, index)` -> `OcrPage`, `deskew`.
 """
 
 from __future__ import annotations
