@@ -4,8 +4,8 @@
 
 Reads every report of the shared location (seeds and corpus), and prints one table:
 reports that print a national table (a row label of data/table_layouts.yaml with numbers
-after it), reports whose record gets `tables` (SPEC §5), placed cells, rows that could not be
-placed; then, on the annotated reports that print tables, record-field precision / recall /
+after it), reports whose record gets `tables` (SPEC §5), placed cells, numbers printed inside
+the tables that no cell holds, rows that could not be placed; then, on the annotated reports that print tables, record-field precision / recall /
 F1 / accuracy against the gold records with the rules backend's spans (the same spans ->
 facts -> record path as `infer.py --backend rules`).
 """
@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from nianbao.ingest import ReadError, iter_documents  # noqa: E402
 from nianbao.paths import PROJECT_ROOT, real_report_paths  # noqa: E402
 from nianbao.records import read_tables  # noqa: E402
+from nianbao.tables import document_text, tokenize  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--annotations", default=str(PROJECT_ROOT / "annotations" / "corpus.jsonl"))
     args = parser.parse_args(argv)
     paths = list(real_report_paths())
-    printing, with_tables, cells, unplaced, table_docs = 0, 0, 0, 0, set()
+    printing, with_tables, cells, unplaced, left_out, table_docs = 0, 0, 0, 0, 0, set()
     for doc in iter_documents(paths, progress=True):
         if isinstance(doc, ReadError):
             print(f"tables_coverage: {doc}", file=sys.stderr)
@@ -42,10 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         table_docs.add(doc.doc_id)
         cells += len(evidence.cells)
         unplaced += sum(1 for c in evidence.checks if c["check"] == "table_layout")
+        placed = {c.start for c in evidence.cells}
+        left_out += sum(1 for t in tokenize(document_text(doc), doc.original, doc.offsets)
+                        if t.kind == "value" and t.start not in placed and any(a <= t.start < b for a, b in evidence.regions))
         record = getattr(evidence, "record", None)
         with_tables += bool(record and any(record.get(k) for k in ("proactive", "requests", "appeals")))
     rows = [("reports read", len(paths)), ("reports printing a national table", printing),
             ("  whose record has `tables`", with_tables), ("  placed number cells", cells),
+            ("  numbers inside the tables no cell holds", left_out),
             ("  rows/tables not placed (uncertain checks)", unplaced)]
     rows += _record_scores(args.gold, args.annotations, table_docs)
     width = max(len(r[0]) for r in rows)
