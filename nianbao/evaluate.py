@@ -185,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
             keep = load_subset(args.split, args.subset)
             gold = {d: r for d, r in gold.items() if d in keep}
         preds = {name: load_records(path) for name, path in parse_pred_args(args.pred).items()}
+        if args.only_predicted:  # e.g. a run over the reports that print national tables
+            covered = set.intersection(*(set(p) for p in preds.values()))
+            gold = {d: r for d, r in gold.items() if d in covered}
         if args.gold_annotations:
             for doc_id, facts in gold_facts_from_annotations(args.gold_annotations, set(gold)).items():
                 gold[doc_id] = {**gold[doc_id], "facts": facts}
@@ -208,5 +211,7 @@ def add_cli(subparsers) -> None:
                         help="stand-off annotations (e.g. annotations/corpus.jsonl) to derive gold facts from; repeatable")
     parser.add_argument("--split", help="split file (e.g. annotations/split.json) to restrict the gold reports")
     parser.add_argument("--subset", default="test", help="subset of the split (default: test)")
+    parser.add_argument("--only-predicted", action="store_true",
+                        help="score only the gold reports every --pred has a record for (a run on a subset of reports)")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
     parser.set_defaults(func=run)

@@ -3,7 +3,7 @@
     python infer.py INPUT... --out DIR [--model DIR] [--backend model|rules]
                     [--batch-size N] [--workers N]
 
-Outputs in DIR: records.jsonl (SPEC §4, one line per report), facts.csv, records.csv,
+Outputs in DIR: records.jsonl (SPEC §4–6, one line per report), facts.csv, records.csv, tables.csv,
 report.html and errors.jsonl. How it stays safe at scale:
 
 - streaming: inputs are processed in batches of --batch-size files and at most 2 MiB of input
@@ -17,7 +17,7 @@ report.html and errors.jsonl. How it stays safe at scale:
 - junk (one character repeated, no Chinese, binary data) is refused when read, before tagging;
 - re-running with the same --out skips every report whose (doc_id, sha256) is already in
   records.jsonl; a report whose file changed is done again and replaces its old record;
-- facts.csv, records.csv and report.html are rebuilt from records.jsonl at the end, each
+- facts.csv, records.csv, tables.csv and report.html are rebuilt from records.jsonl at the end, each
   written to a temporary file and renamed into place;
 - errors.jsonl lists the files of this run that could not be read or processed; one bad
   file never stops the batch.

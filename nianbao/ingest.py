@@ -55,6 +55,7 @@ class Document:
     encoding: str | None = None
     format: str = "txt"
     stats: dict[str, int] = field(default_factory=dict)
+    text_source: dict | None = None  # SPEC §6: which pages OCR read (`ranges`: their original offsets); None for a text layer
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The range of `original` that clean range [start, end) came from."""
@@ -72,6 +73,7 @@ class Document:
             "script": self.script,
             "chars": len(self.clean),
             "warnings": self.warnings,
+            "text_source": {k: v for k, v in (self.text_source or {"kind": "text"}).items() if k != "ranges"},
         }
         if with_text:
             record["text"] = self.clean
@@ -226,15 +228,19 @@ def _docx_table_rows(table) -> list[str]:
     return rows
 
 
-def read_pdf(path: Path) -> tuple[str, str]:
-    """The text layer of a PDF, page by page; scanned pages without text give a warning later."""
+def read_pdf(path: Path) -> tuple[str, str, dict | None]:
+    """The text layer of a PDF, page by page; pages without one (scans) go through OCR
+    (`nianbao.ocr`, Tesseract). The third item says which pages OCR read (SPEC §6), or None."""
     import pdfplumber
 
     pages: list[str] = []
+    scanned: list[int] = []
     try:
         with pdfplumber.open(str(path)) as pdf:
-            for page in pdf.pages:
-                pages.append(_pdf_page_text(page))
+            for index, page in enumerate(pdf.pages):
+                if not page.chars and page.images:  # a picture and no text layer: a scan (a blank page is neither)
+                    scanned.append(index)
+                pages.append(_pdf_page_text(page) if page.chars else "")
                 page.flush_cache()
     except ReadError:
         raise
@@ -242,26 +248,101 @@ def read_pdf(path: Path) -> tuple[str, str]:
         name = type(exc).__name__
         reason = "encrypted PDF" if "Password" in name or "Encrypt" in name else "unreadable PDF"
         raise ReadError(path, f"{reason} ({name}: {str(exc)[:120] or 'no detail'})") from None
-    text = "\n".join(pages)
+    source = _ocr_pages(path, pages, scanned) if scanned else None
+    text, ranges = "", []
+    for index, page_text in enumerate(pages):
+        if index:
+            text += "\n"
+        if source and index + 1 in source["pages"]:
+            ranges.append([len(text), len(text) + len(page_text)])
+        text += page_text
+    if source:
+        source["ranges"] = ranges
     if not text.strip():
-        raise ReadError(path, "PDF has no text layer (scanned?); OCR is not done here")
-    return text, "pdf"
+        noise = source["noise_pages"] if source else []
+        raise ReadError(path, "PDF has no text layer and OCR read only noise on its pages " + ", ".join(map(str, noise))
+                        if noise else "PDF has no text layer (scanned?) and no page could be read")
+    return text, "pdf", source
+
+
+def _ocr_pages(path: Path, pages: list[str], scanned: list[int]) -> dict:
+    """OCR every page without a text layer (in place in `pages`); SPEC §6 `text_source` with
+    `warnings` for the pages that read as noise."""
+    from . import ocr
+
+    if not ocr.available():
+        if not any(p.strip() for p in pages):
+            raise ReadError(path, "PDF has no text layer (scanned?) and Tesseract is not installed for OCR")
+        return {"kind": "text", "warnings": [f"pages {', '.join(str(i + 1) for i in scanned)} have no text layer "
+                                             "and Tesseract is not installed: not read"], "pages": [], "noise_pages": []}
+    import pypdfium2 as pdfium
+    from tqdm import tqdm
+
+    document = pdfium.PdfDocument(str(path))
+    read, noise, warnings = [], [], []
+    try:
+        for index in tqdm(scanned, desc=f"OCR {path.name}", unit="page", disable=None, leave=False, file=sys.stderr):
+            page = ocr.ocr_pdf_page(document, index)
+            if page.noise:
+                noise.append(index + 1)
+                warnings.append(f"page {index + 1}: OCR read noise ({page.reason}); no text taken from it")
+            else:
+                pages[index] = page.text
+                read.append(index + 1)
+    except RuntimeError as exc:
+        raise ReadError(path, f"OCR failed: {exc}") from None
+    finally:
+        document.close()
+    return {"kind": "ocr" if read else "text", "engine": ocr.ENGINE, "pages": read, "noise_pages": noise, "warnings": warnings}
 
 
 def _pdf_page_text(page) -> str:
     """One page: its ruled tables as `| a | b | |` rows (empty cells kept, as the Word reader
-    writes them) and the rest of the text as pdfplumber lays it out, in reading order."""
-    tables = sorted(page.find_tables(), key=lambda t: t.bbox[1])
+    writes them; a cell merged over several rows sits in its top row, as pdfplumber's cell
+    geometry gives it) and the rest of the text as pdfplumber lays it out, in reading order.
+    The page number in the top or bottom margin is left out, so a table broken across pages
+    reads on from one page to the next; ruled boxes that hold running text (a frame around a
+    narrative page, ruled writing lines) are not tables."""
+    page = _without_page_number(page)
+    found = [(t, t.extract()) for t in page.find_tables()]
+    tables = sorted(((t, rows) for t, rows in found if is_data_table(rows)), key=lambda tr: tr[0].bbox[1])
     if not tables:
         return page.extract_text() or ""
-    boxes = [t.bbox for t in tables]
+    boxes = [t.bbox for t, _ in tables]
     parts, top = [], None
-    for table in tables:
+    for table, rows in tables:
         parts.append(_pdf_text_between(page, boxes, top, table.bbox[3]))
-        parts.extend(_pdf_table_rows(table.extract()))
+        parts.extend(_pdf_table_rows(rows))
         top = table.bbox[3]
     parts.append(_pdf_text_between(page, boxes, top, None))
     return "\n".join(p for p in parts if p)
+
+
+_PAGE_NUMBER = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,4}\s*(?:页)?(?:\s*[/／]\s*\d{1,4}|\s*共\s*\d{1,4}\s*页)?[-—–\s]*$")
+
+
+def _without_page_number(page):
+    """The page without a page number line (`- 3 -`, `第 3 页`, `3/12`) in its top or bottom 8 %."""
+    height = float(page.height)
+    lines: dict[int, list] = {}
+    for char in page.chars:
+        if char["top"] > 0.92 * height or char["bottom"] < 0.08 * height:
+            lines.setdefault(round(char["top"]), []).append(char)
+    drop = {id(c) for chars in lines.values() if _PAGE_NUMBER.match("".join(c["text"] for c in chars)) for c in chars}
+    if not drop:
+        return page
+    return page.filter(lambda obj: obj.get("object_type") != "char" or id(obj) not in drop)
+
+
+def is_data_table(rows: list[list[str | None]]) -> bool:
+    """Whether a ruled region pdfplumber found is a table of cells rather than boxed running text:
+    at least two rows of two or more filled cells, such rows at least half of its filled rows, and
+    short cells (median under 16 characters: running text in two ruled columns has long ones)."""
+    filled = [sum(1 for cell in row if cell and cell.strip()) for row in rows]
+    filled = [n for n in filled if n]
+    multi = sum(1 for n in filled if n >= 2)
+    lengths = sorted(len(cell.strip()) for row in rows for cell in row if cell and cell.strip())
+    return multi >= 2 and multi * 2 >= len(filled) and bool(lengths) and lengths[len(lengths) // 2] < 16
 
 
 def _pdf_text_between(page, boxes: list[tuple], top: float | None, bottom: float | None) -> str:
@@ -304,7 +385,11 @@ READERS = {
 
 def read_original(path: str | Path) -> tuple[str, str, str]:
     """(original text, encoding, format) of one file; raises `ReadError`."""
-    path = Path(path)
+    return _read(Path(path))[:3]
+
+
+def _read(path: Path) -> tuple[str, str, str, dict | None]:
+    """(original text, encoding, format, text source or None) of one file; raises `ReadError`."""
     if not path.exists():
         raise ReadError(path, "no such file")
     if path.is_dir():
@@ -317,7 +402,7 @@ def read_original(path: str | Path) -> tuple[str, str, str]:
     suffix = path.suffix.lower()
     reader = READERS.get(suffix, read_text_file)  # unknown suffix: sniff it as text
     try:
-        text, encoding = reader(path)
+        text, encoding, *more = reader(path)
     except ReadError:
         raise
     except MemoryError:
@@ -326,14 +411,14 @@ def read_original(path: str | Path) -> tuple[str, str, str]:
         raise ReadError(path, f"cannot read: {exc.strerror or exc}") from None
     if not text.strip():
         raise ReadError(path, "no text (only whitespace)")
-    return text, encoding, suffix.lstrip(".") or "txt"
+    return text, encoding, suffix.lstrip(".") or "txt", (more[0] if more else None)
 
 
 def read_document(path: str | Path) -> Document:
     """Read and clean one report; raises `ReadError` naming the file and the reason."""
     path = Path(path)
-    original, encoding, fmt = read_original(path)
-    return make_document(original, doc_id=path.stem, source=str(path), encoding=encoding, fmt=fmt)
+    original, encoding, fmt, text_source = _read(path)
+    return make_document(original, doc_id=path.stem, source=str(path), encoding=encoding, fmt=fmt, text_source=text_source)
 
 
 JUNK_MIN_CHARS = 2000  # shorter texts are judged by cleaning, not by these shares
@@ -361,7 +446,8 @@ def junk_reason(text: str) -> str | None:
     return None
 
 
-def make_document(original: str, doc_id: str, source: str = "", encoding: str | None = None, fmt: str = "txt") -> Document:
+def make_document(original: str, doc_id: str, source: str = "", encoding: str | None = None, fmt: str = "txt",
+                  text_source: dict | None = None) -> Document:
     """Clean an already-read text into a `Document` (also for texts that never were files)."""
     junk = junk_reason(original)
     if junk:
@@ -372,6 +458,9 @@ def make_document(original: str, doc_id: str, source: str = "", encoding: str | 
     simplified = normalise.simplified_view(cleaned.text)
     title = normalise.find_agency_year(cleaned.text, simplified)
     warnings = list(cleaned.warnings) + normalise.table_warnings(cleaned.text, title.year)
+    text_source = dict(text_source) if text_source else None
+    if text_source:
+        warnings += text_source.pop("warnings", [])
     if title.year is None:
         warnings.append("no report year found in the title or opening lines")
     return Document(
@@ -388,6 +477,7 @@ def make_document(original: str, doc_id: str, source: str = "", encoding: str | 
         encoding=encoding,
         format=fmt,
         stats=cleaned.stats,
+        text_source=text_source if text_source and (text_source["pages"] or text_source["noise_pages"]) else None,
     )
 
 

@@ -264,16 +264,32 @@ class TableEvidence:
     regions: list[tuple[int, int]]
     fields: dict[str, tuple[Any, list[int]]]
     checks: list[dict]
+    record: dict | None = None  # SPEC §5 `tables` of the record
 
 
 def read_tables(doc: Any) -> TableEvidence:
     """Run the tables module on a Document (its Simplified view, blank lines counted in the original)."""
-    from .tables import document_tables, table_checks, table_record_fields
+    from .tables import document_tables, record_tables, table_checks, table_record_fields
 
     found = document_tables(doc)
     cells = sorted((c for t in found for c in t.cells), key=lambda c: c.start)
+    checks = table_checks(cells, found)
+    ocr = [tuple(r) for r in (getattr(doc, "text_source", None) or {}).get("ranges", [])]
+    if ocr:
+        checks = [_ocr_uncertain(c, cells, doc, ocr) for c in checks]
     return TableEvidence(cells, sorted((t.start, t.end) for t in found if t.end > t.start),
-                         table_record_fields(cells), table_checks(cells, found))
+                         table_record_fields(cells), checks, record_tables(found, doc))
+
+
+def _ocr_uncertain(check: dict, cells: list[Any], doc: Any, ranges: list[tuple]) -> dict:
+    """A failing table check whose cells were read by OCR is uncertain: the misread may be OCR's (SPEC §6)."""
+    if check["status"] != "fail":
+        return check
+    starts = [doc.to_original(cells[i].start, cells[i].end)[0] for i in check["cells"]]
+    if not any(a <= s < b for s in starts for a, b in ranges):
+        return check
+    return {**check, "status": "uncertain", "ocr": True,  # apply_tables still treats its cells as doubtful
+            "message": check["message"] + " (values read by OCR: uncertain, not a fail)"}
 
 
 def _cells_under(tables: TableEvidence, span: Span) -> list[int]:
@@ -334,11 +350,11 @@ def apply_tables(tables: TableEvidence, facts: list[dict], fields: dict, sources
 
     The table wins over the text (the national format is the report's regular statement),
     unless the table value is uncertain: null, or one of its cells is in a failing table
-    check; then a value the text states is kept. Where the text states the field too, a
+    check (or one that fails on values read by OCR); then a value the text states is kept. Where the text states the field too, a
     `text_vs_table` check compares the two."""
     to_fact = _cell_facts(facts)
     checks = [_table_check(c, to_fact) for c in tables.checks]
-    failing = {i for c in tables.checks if c["status"] == "fail" for i in c["cells"]}
+    failing = {i for c in tables.checks if c["status"] == "fail" or c.get("ocr") for i in c["cells"]}
     for field, (value, cells) in tables.fields.items():
         table_i = [to_fact[c] for c in cells if c in to_fact]
         text_i = [i for i in pools.get(field, []) if not facts[i].get("table")]
@@ -539,12 +555,17 @@ def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str,
     from_table = set(tables.fields) if tables is not None else set()
     checks = [c for c in compute_checks(facts, fields, sources, pools)
               if not (c["check"] == "text_vs_table" and c.get("field") in from_table)] + table_checks
+    ocr = [tuple(r) for r in (getattr(doc, "text_source", None) or {}).get("ranges", [])]
+    if ocr:
+        checks = [_ocr_fact_check(c, facts, ocr) for c in checks]
     record: dict[str, Any] = {
         "doc_id": doc.doc_id,
         "source": str(doc.source),
         "agency": getattr(doc, "agency", None),
         "year": getattr(doc, "year", None),
         **fields,
+        "tables": tables.record if tables is not None else None,
+        "text_source": _text_source(doc),
         "checks": checks,
         "sources": sources,
         "facts": facts,
@@ -553,6 +574,21 @@ def build_record(doc: Any, facts: list[dict], spans: list[dict], *, sha256: str,
         "model_version": model_version,
     }
     return record
+
+
+def _ocr_fact_check(check: dict, facts: list[dict], ranges: list[tuple]) -> dict:
+    """A failing record check that rests on a value read by OCR is uncertain (SPEC §6)."""
+    if check["status"] != "fail" or not any(a <= facts[i]["start"] < b for i in check.get("facts", []) for a, b in ranges):
+        return check
+    return {**check, "status": "uncertain", "message": check["message"] + " (values read by OCR: uncertain, not a fail)"}
+
+
+def _text_source(doc: Any) -> dict:
+    """SPEC §6: where the text came from (a text layer, or OCR of which pages)."""
+    source = getattr(doc, "text_source", None)
+    if not source:
+        return {"kind": "text"}
+    return {k: v for k, v in source.items() if k != "ranges"}
 
 
 def iter_numbered_records(path: Path, on_bad_line: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, dict]]:

@@ -18,8 +18,10 @@ Every page opens from disk with no server and no external asset; every piece of 
 
 from __future__ import annotations
 
+import bisect
 import csv
 import html
+import itertools
 import json
 import os
 from pathlib import Path
@@ -71,11 +73,14 @@ table.index td:nth-child(2) {{ white-space: nowrap; }}
 .status-pass {{ color: {STATUS_COLOURS['pass']}; }} .status-fail {{ color: {STATUS_COLOURS['fail']}; font-weight: bold; }}
 .status-uncertain {{ color: {STATUS_COLOURS['uncertain']}; }}
 {label_rules}
+.lbl-CELL {{ border-bottom: 2px dotted #555; background: transparent; }}
+td.cell-sum {{ font-style: italic; }} td.cell-none {{ color: #999; }}
 """
 
 
 def highlight(original: str, spans: list[dict]) -> str:
-    """The original text, escaped, with each span wrapped in <mark class="lbl-LABEL">."""
+    """The original text, escaped, with each span wrapped in <mark class="lbl-LABEL" id="at-START">
+    (the facts and the table grids link to those ids)."""
     parts, cursor = [], 0
     for span in sorted(spans, key=lambda s: (s["start"], s["end"])):
         if span["start"] < cursor:  # overlapping spans cannot nest in HTML; keep the first
@@ -141,6 +146,7 @@ def render_document(record: dict, original: str) -> str:
     """One report's page (pages/DOC_ID.html): highlighted text, record fields, checks and facts."""
     title = f"{record['doc_id']} — {record.get('agency') or '?'} {record.get('year') or ''}"
     spans = record.get("spans", [])
+    marks = spans + table_cell_marks(record)  # table cells no span covers get a place to link to as well
     return (
         _page_head(title)
         + "<p><a href='../report.html'>← all reports</a></p>"
@@ -148,8 +154,8 @@ def render_document(record: dict, original: str) -> str:
         f"<h1>{esc(title)}</h1><p>source: {esc(str(record.get('source', '')))}<br>"
         f"sha256: {esc(record.get('sha256', ''))} · model: {esc(str(record.get('model_version', '')))}</p>"
         f"<p>Labels: {_legend()}</p>"
-        f"<h2>Text</h2><pre class='text'>{highlight(original, spans)}</pre>"
-        f"<h2>Record</h2>{_fields_table(record)}<h2>Checks</h2>{_checks_table(record.get('checks', []))}"
+        f"<h2>Text</h2><pre class='text'>{highlight(original, marks)}</pre>"
+        f"<h2>Record</h2>{_fields_table(record)}{tables_grids(record)}<h2>Checks</h2>{_checks_table(record.get('checks', []))}"
         f"<h2>Facts</h2>{_facts_table(record.get('facts', []), {s['start'] for s in spans})}</section>\n</body></html>\n"
     )
 
@@ -306,3 +312,96 @@ def write_csvs(records_path: Path, facts_csv: Path, records_csv: Path) -> None:
             records_out.writerow([_csv_value(extra[c] if c in extra else rec.get(c)) for c in record_cols])
     os.replace(f_tmp, facts_csv)
     os.replace(r_tmp, records_csv)
+    write_tables_csv(records_path, facts_csv.with_name("tables.csv"))
+
+
+# --------------------------------------------------------------------------- national tables (SPEC §5)
+
+TABLE_CSV_COLUMNS = ("doc_id", "table", "layout", "row", "column", "value", "unit", "status", "text", "start", "end")
+_TABLE_NAMES = {"proactive": ("table2", "主动公开政府信息情况"), "requests": ("table3", "收到和处理政府信息公开申请情况"),
+                "appeals": ("table4", "政府信息公开行政复议、行政诉讼情况")}
+_SHOWN = {"empty": "", "slash": "/", "dash": "—", "unreadable": "?"}
+
+
+def iter_table_cells(record: dict) -> Iterator[tuple[str, str, str, dict]]:
+    """(table, row key, column key, cell) for every cell of a record's `tables`."""
+    tables = record.get("tables") or {}
+    for table in _TABLE_NAMES:
+        for row, columns in (tables.get(table) or {}).items():
+            for column, cell in columns.items():
+                yield table, row, column, cell
+
+
+def write_tables_csv(records_path: Path, tables_csv: Path) -> None:
+    """tables.csv: one row per report, table, row and column (pivot it in pandas), temp + rename."""
+    tmp = tables_csv.with_name(tables_csv.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(TABLE_CSV_COLUMNS)
+        for rec in iter_records(records_path):
+            layout = (rec.get("tables") or {}).get("layout")
+            for table, row, column, cell in iter_table_cells(rec):
+                out.writerow([rec["doc_id"], table, _csv_value(layout), row, column]
+                             + [_csv_value(cell.get(c)) for c in ("value", "unit", "status", "text", "start", "end")])
+    os.replace(tmp, tables_csv)
+
+
+def table_cell_marks(record: dict) -> list[dict]:
+    """Marks for the table cells no span covers, so that every grid cell has a place in the text to link to."""
+    spans = sorted((s["start"], s["end"]) for s in record.get("spans", []))
+    starts = [a for a, _ in spans]
+    reach = list(itertools.accumulate((b for _, b in spans), max))  # furthest end among spans up to i
+    marks = []
+    for _, _, _, cell in iter_table_cells(record):
+        start, end = cell.get("start"), cell.get("end")
+        if start is None or end is None or end <= start:
+            continue
+        i = bisect.bisect_left(starts, end) - 1  # the last span starting before the cell ends
+        if i < 0 or reach[i] <= start:  # no span overlaps the cell
+            marks.append({"start": start, "end": end, "label": "CELL", "score": 1.0})
+    return marks
+
+
+def tables_grids(record: dict) -> str:
+    """Each national table of a record as a grid (rows and columns as the layout orders them); a
+    cell links to its place in the text above (ids from `highlight`)."""
+    tables = record.get("tables")
+    if not tables:
+        return ""
+    from .tables import load_layouts
+
+    lay = load_layouts()
+    marks = sorted(m["start"] for m in record.get("spans", []) + table_cell_marks(record))
+    parts = [f"<h3>National tables (layout {esc(str(tables.get('layout') or '?'))})</h3>"]
+    for key, (table_id, title) in _TABLE_NAMES.items():
+        rows = tables.get(key) or {}
+        if not rows:
+            continue
+        order = [k for (t, k) in lay.rows if t == table_id] if table_id != "table4" else ["cases"]
+        row_keys = sorted(rows, key=lambda r: order.index(r) if r in order else len(order))
+        col_order = list(dict.fromkeys(k for (t, k, _v) in lay.columns if t == table_id))
+        col_keys = sorted({c for r in rows.values() for c in r}, key=lambda c: col_order.index(c) if c in col_order else len(col_order))
+        head = "".join(f"<th>{esc(c)}</th>" for c in col_keys)
+        body = []
+        for row in row_keys:
+            name = lay.rows[(table_id, row)].name if (table_id, row) in lay.rows else row
+            cells = "".join(_grid_cell(rows[row].get(c), marks) for c in col_keys)
+            body.append(f"<tr><th title='{esc(row)}'>{esc(name)}</th>{cells}</tr>")
+        parts.append(f"<table class='national {esc(key)}'><caption>{esc(title)}</caption>"
+                     f"<tr><th></th>{head}</tr>{''.join(body)}</table>")
+    return "".join(parts)
+
+
+def _grid_cell(cell: dict | None, marks: list[int]) -> str:
+    if cell is None:
+        return "<td class='cell-none'></td>"
+    status = cell.get("status", "number")
+    shown = _cell(cell.get("value")) if status in ("number", "sum") else _SHOWN.get(status, "")
+    if status == "sum":
+        return f"<td class='cell-sum' title='sum of {esc(', '.join(cell.get('parts', [])))}'>{shown}</td>"
+    start = cell.get("start")
+    if start is None or cell.get("end") == start:
+        return f"<td class='cell-{esc(status)}' title='{esc(status)}'>{shown}</td>"
+    i = bisect.bisect_right(marks, start) - 1  # the mark the cell lies in starts at or before it
+    target = marks[i] if i >= 0 else start
+    return f"<td class='cell-{esc(status)}'><a href='#at-{target}' title='{esc(status)} at {start}'>{shown}</a></td>"

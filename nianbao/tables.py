@@ -19,6 +19,7 @@ the same length; pass the Simplified view for Traditional-script reports).
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import json
 import re
@@ -79,6 +80,7 @@ class Layouts:
     sections: dict[str, str]  # core label -> section key (table3)
     table4_columns: tuple[str, ...]
     table3_columns: tuple[str, ...]
+    column_aliases: dict[tuple[str, str | None], dict[str, str]] = field(default_factory=dict)  # (table, version) -> core -> key
     prefix_rows: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # `_prefix_row` answers so far
 
 
@@ -119,8 +121,11 @@ def load_layouts(path: str | None = None) -> Layouts:
     for key, col in t4["columns"].items():
         columns[("table4", key, None)] = ColumnSpec(key, col["name"], col.get("category"), col.get("outcome"))
     sections = {_core(a): key for key, s in data["table3"].get("sections", {}).items() for a in s["aliases"]}
+    column_aliases = {("table3", None): {_core(a): key for key, col in data["table3"]["columns"].items() for a in col["aliases"]}}
+    for version, vs in data["table2"]["versions"].items():
+        column_aliases[("table2", version)] = {_core(a): key for key, col in vs["columns"].items() for a in col["aliases"]}
     return Layouts(rows, columns, row_columns, row_aliases, headers, markers, titles, sections,
-                   tuple(t4["columns"]), tuple(data["table3"]["column_order"]))
+                   tuple(t4["columns"]), tuple(data["table3"]["column_order"]), column_aliases)
 
 
 def _load_table2(spec: dict, rows, columns, row_columns, row_aliases, headers, markers) -> None:
@@ -173,6 +178,8 @@ class Token:
     row_line: bool  # from a line whose cells are split by | or tabs (positions of empties kept)
     kind: str = "text"  # value | na | empty | text
     blank_before: int = 0  # blank lines right before this token's line (first token of a line only)
+    lone: bool = False  # a line that is only a cell separator (`|`): an empty cell, or the opening of a row
+    bar_after: bool = False  # a cell separator follows on its line (`0 |`)
 
 
 _SEPARATORS = re.compile(r"[|｜│\t]")
@@ -241,9 +248,14 @@ def tokenize(text: str, original: str | None = None, offsets: Any = None) -> lis
     pos, blanks = 0, 0
     for number, line in enumerate(text.split("\n")):
         pieces, row_line = _line_pieces(line)
+        bar = _SEPARATORS.search(line)
+        if not pieces and bar and not line.replace("|", "").replace("｜", "").replace("│", "").strip():
+            tokens.append(Token("", pos + bar.start(), pos + bar.start(), number, False, "empty", blanks, lone=True))
         for k, (s, e) in enumerate(pieces):
             piece = line[s:e]
-            tokens.append(Token(piece, pos + s, pos + e, number, row_line, _kind(piece), blanks if k == 0 else 0))
+            bar_after = bool(_SEPARATORS.match(line[e:].lstrip()))
+            tokens.append(Token(piece, pos + s, pos + e, number, row_line, _kind(piece), blanks if k == 0 else 0,
+                                bar_after=bar_after))
         blanks = 0 if line.strip() else blanks + 1
         pos += len(line) + 1
     if original is not None and offsets is not None:
@@ -294,6 +306,7 @@ class TableCell:
     outcome: str | None
     group: str | None = None
     layout: str | None = None
+    status: str = "number"  # number | empty | slash | dash | unreadable (SPEC §5)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -309,6 +322,7 @@ class Table:
     end: int
     cells: list[TableCell] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    blanks: list[TableCell] = field(default_factory=list)  # placed cells without a number (empty, /, —, unreadable)
 
 
 @dataclass
@@ -317,6 +331,7 @@ class _Row:
     key: str
     label: Token | None
     values: list[Token] = field(default_factory=list)
+    headers: tuple[str, ...] = ()  # table 2: the column headers of its block, as printed (cores)
 
 
 @dataclass
@@ -327,6 +342,9 @@ class _State:
     rows: list[_Row] = field(default_factory=list)
     open: _Row | None = None
     seen: dict[str, list[Token]] = field(default_factory=dict)  # table -> header/marker tokens
+    headers: list[tuple[str, str, int]] = field(default_factory=list)  # (table, header core, start) in text order
+    block: list[str] = field(default_factory=list)  # table 2: headers since the block's 信息内容
+    titles: list[tuple[str, int]] = field(default_factory=list)  # (table, start) of each title seen
 
 
 def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tuple[str, Any, int]:
@@ -334,8 +352,18 @@ def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tu
     ("section", key), ("neutral", None) or ("unknown", None); with how many tokens it took.
 
     Up to three consecutive text tokens are joined first, so headers split over lines
-    (`商业企` / `业`, `本年新` / `制作数量`) still match.
+    (`商业企` / `业`, `本年新` / `制作数量`) still match; a header printed one character per
+    line (`自` / `然` / `人`) is joined over up to twelve lines, longest match first.
     """
+    if tokens[i].kind == "text" and _NOTE.match(_core(tokens[i].text.replace("(", "").replace("（", ""))):
+        return "header", "table3", 1  # (本列数据的勾稽关系为：…) heads table 3's label column
+    run = 0
+    while run < 12 and i + run < len(tokens) and tokens[i + run].kind == "text" and len(_core(tokens[i + run].text)) == 1:
+        run += 1
+    for n in range(run, 3, -1):
+        kind, what = _single_match(_core("".join(t.text for t in tokens[i : i + n])), state, lay)
+        if kind not in ("unknown", "neutral"):
+            return kind, what, n
     for n in (3, 2, 1):
         chunk = tokens[i : i + n]
         if len(chunk) < n or any(t.kind != "text" for t in chunk):
@@ -349,7 +377,42 @@ def _match_label(tokens: list[Token], i: int, state: _State, lay: Layouts) -> tu
     core = _core(tokens[i].text)
     if not core or re.fullmatch(r"第[二]?十?[一二三四五六七八九十]*条第?", core):
         return "neutral", None, 1
+    if state.table is not None and tokens[i].row_line:
+        near = _near_row(core, lay)
+        if near is not None:
+            return "row", near, 1
     return "unknown", None, 1
+
+
+_NEAR_RATIO = 0.8
+_NOTE = re.compile(r"^本列数据")
+
+
+def _near_row(core: str, lay: Layouts) -> tuple[str, str] | None:
+    """A row label misread by OCR or mistyped (`1本机关不掌握相关政府信息`, `属于行政执法案耸`,
+    `部分公开《区分…`): the one row whose alias is nearest, at a similarity of 0.8 or more and
+    clearly nearer than the next; only for the first cell of a `|` row inside a table."""
+    core = re.split(r"[《〈\[【]", re.sub(r"^\d+", "", core), maxsplit=1)[0]
+    if len(core) < 4:
+        return None
+    key = "~" + core
+    if key not in lay.prefix_rows:
+        if len(lay.prefix_rows) >= 50_000:
+            lay.prefix_rows.clear()
+        scores: dict[tuple[str, str], float] = {}
+        for alias, hits in lay.row_aliases.items():
+            if len(alias) < 4:
+                continue
+            ratio = difflib.SequenceMatcher(None, core, alias).ratio()
+            for hit in hits:
+                if lay.rows[hit].needs is None:
+                    scores[hit] = max(scores.get(hit, 0.0), ratio)
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        best = ranked[0] if ranked and ranked[0][1] >= _NEAR_RATIO else None
+        if best and len(ranked) > 1 and ranked[1][1] > best[1] - 0.05:
+            best = None
+        lay.prefix_rows[key] = best[0] if best else None
+    return lay.prefix_rows[key]
 
 
 def _single_match(core: str, state: _State, lay: Layouts) -> tuple[str, Any]:
@@ -404,6 +467,17 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
+        if tok.lone:  # a one-cell-per-line row: a lone `|` is an empty cell (or opens the next row)
+            if state.open is not None and state.open.label is not None and not state.open.label.row_line:
+                state.open.values.append(tok)
+            i += 1
+            continue
+        if state.open is not None and state.open.label is not None and state.open.label.row_line \
+                and tok.line != state.open.label.line and not tok.row_line:
+            _close(state)  # a `|` row ends on its line: a page number or stray number below it is not its cell
+            if tok.kind != "text":
+                i += 1
+                continue
         if tok.kind != "text":
             if state.open is not None and not (tok.kind == "empty" and not state.open.values and state.open.label is None):
                 state.open.values.append(tok)
@@ -422,8 +496,13 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
         elif kind == "title":
             _close(state)
             state.table, state.group, state.in_results = what, None, False
+            state.titles.append((what, taken[0].start))
         elif kind == "header":
             state.seen.setdefault(what, []).extend(taken)
+            core = _core("".join(t.text for t in taken))
+            state.headers.append((what, core, taken[0].start))
+            if what == "table2":
+                state.block = [] if core == "信息内容" or core.startswith("第二十条") else [*state.block, core]
             if what == "table4":
                 if state.table != "table4" or state.open is None:
                     _close(state)
@@ -432,9 +511,45 @@ def _scan(tokens: list[Token], lay: Layouts) -> _State:
             elif state.open is not None and state.open.values:
                 _close(state)
         elif kind == "unknown":
-            _close(state)
+            if _continues_label(state.open, tok, lay):  # `5.要求行政机关确认或重` / `新出具已获取信息 0 0 …`
+                label = state.open.label
+                state.open.label = Token(label.text + tok.text, label.start, tok.end, tok.line, label.row_line)
+            elif state.open is not None and _unreadable_cell(tok, state.open, lay):
+                state.open.values.append(Token(tok.text, tok.start, tok.end, tok.line, tok.row_line, "unreadable", tok.blank_before))
+            else:
+                _close(state)
     _close(state)
     return state
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _continues_label(row: _Row | None, tok: Token, lay: Layouts) -> bool:
+    """The rest of a row label that a PDF wrapped onto the next line, before the row's values."""
+    if row is None or row.label is None or row.table == "table4" or tok.line <= row.label.line or tok.row_line:
+        return False
+    if any(v.kind != "empty" for v in row.values):
+        return False
+    joined = _core(row.label.text + tok.text)
+    return any(alias.startswith(joined) for alias, hits in lay.row_aliases.items() if (row.table, row.key) in hits)
+
+
+def _unreadable_cell(tok: Token, row: _Row, lay: Layouts) -> bool:
+    """A short non-number where a row's value cell stands (`1O`, `l`, `?`): a cell that cannot be
+    read, kept in its position so the cells after it are not shifted onto its column. Not once the
+    row holds as many cells as its widest layout (a note after a full row is no cell of it)."""
+    if row.label is None or row.table == "table4":
+        return False
+    widest = max((len(c) for (t, k, _v), c in lay.row_columns.items() if t == row.table and k == row.key), default=0)
+    if len([v for v in row.values if v.kind != "empty"]) >= widest:
+        return False
+    plain = _core(tok.text)
+    if not plain or len(plain) > 4 or len(_CJK.findall(plain)) > 1:
+        return False
+    if row.label.row_line:  # a `|` row: only a cell of the row's own line
+        return tok.row_line and tok.line == row.label.line
+    return not tok.row_line and bool(row.values or tok.line != row.label.line)
 
 
 def _open_row(state: _State, what: tuple[str, str], taken: list[Token], lay: Layouts) -> None:
@@ -445,13 +560,55 @@ def _open_row(state: _State, what: tuple[str, str], taken: list[Token], lay: Lay
     state.seen.setdefault(table, []).extend(taken)
     if spec.is_group:
         state.group = key
-    elif spec.group is None:
-        state.group = None
+    else:  # a sub-row says its group even where the group label is printed later (in the middle of its rows)
+        state.group = spec.group
     if spec.section == "results":
         state.in_results = True
     elif table == "table3" and key in ("received", "carried_over", "carried_forward"):
         state.in_results = False
-    state.open = _Row(table, key, taken[0] if len(taken) == 1 else Token("".join(t.text for t in taken), taken[0].start, taken[-1].end, taken[0].line, taken[0].row_line))
+    state.open = _Row(table, key, taken[0] if len(taken) == 1 else Token("".join(t.text for t in taken), taken[0].start, taken[-1].end, taken[0].line, taken[0].row_line),
+                      headers=tuple(state.block) if table == "table2" else ())
+
+
+ORG_COLUMNS = ("commercial", "research", "public_interest", "legal_service", "other_org")
+_ORG_GROUP = "法人或其他组织"
+
+
+def table3_order(state: _State, lay: Layouts) -> tuple[str, ...]:
+    """Table 3's column keys in the order the report prints its headers (before its first row).
+
+    The headers come in two levels: 自然人 / 法人或其他组织 / 总计, then the five kinds of
+    organisation under 法人或其他组织, so the second level goes where the group header stands.
+    The layout's order unless the printed headers name all seven columns once each."""
+    first_row = min((r.label.start for r in state.rows if r.table == "table3" and r.label), default=None)
+    names = lay.column_aliases[("table3", None)]
+    top, orgs, flat = [], [], []
+    for table, core, start in state.headers:
+        if table != "table3" or (first_row is not None and start > first_row):
+            continue
+        if core == _ORG_GROUP:
+            top.append(_ORG_GROUP)
+        elif core in names:
+            key = names[core]
+            (orgs if key in ORG_COLUMNS else top).append(key)
+            flat.append(key)
+    if _ORG_GROUP in top:
+        at = top.index(_ORG_GROUP)
+        order = [*top[:at], *orgs, *top[at + 1 :]]
+    else:
+        order = flat
+    order = [k for k in order if k != _ORG_GROUP]
+    if sorted(order) == sorted(lay.table3_columns) and len(set(order)) == len(order):
+        return tuple(order)
+    return lay.table3_columns
+
+
+def _printed_columns(row: _Row, cols: tuple[str, ...], lay: Layouts, version: str) -> tuple[str, ...]:
+    """A table-2 row's columns in the order its block's header row prints them, when that
+    header names exactly the row's columns; else the layout's order."""
+    names = lay.column_aliases.get(("table2", version), {})
+    printed = list(dict.fromkeys(names[c] for c in row.headers if c in names))
+    return tuple(printed) if sorted(printed) == sorted(cols) else cols
 
 
 # ----------------------------------------------------------------------------- placing
@@ -480,14 +637,53 @@ def _positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
     """(column index, token) for the row's cells, or None when their columns cannot be known."""
     tokens = row.values
     filled = [t for t in tokens if t.kind != "empty"]
-    if len(tokens) == ncols:
+    if len(tokens) == ncols and not any(t.lone for t in tokens):
         return list(enumerate(tokens))
+    by_bars = _bar_positions(row, ncols)
+    if by_bars is not None:
+        return by_bars
     if len(filled) == ncols:
         return list(enumerate(filled))
     same_line = row.label is not None and all(t.row_line and t.line == row.label.line for t in tokens)
     if same_line and len(tokens) < ncols and tokens:
         return list(enumerate(tokens))  # a pipe row keeps inner empties; missing ones are at its end
     return _blank_line_positions(row, ncols)
+
+
+def _bar_positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
+    """One cell per line, each ending in `|`, a lone `|` line for an empty cell and one more
+    lone `|` opening the next row: the positions are the lines' order once that opener is dropped."""
+    tokens = list(row.values)
+    if not any(t.lone for t in tokens) or row.label is None or row.label.row_line:
+        return None
+    if len({t.line for t in [row.label, *tokens]}) != len(tokens) + 1:
+        return None
+    cells = [t for t in tokens if not t.lone]
+    if cells and not any(t.bar_after for t in cells):
+        return _separator_line_positions(row, ncols)
+    if tokens[-1].lone:
+        tokens = tokens[:-1]
+    if len(tokens) != ncols:
+        return None
+    return list(enumerate(tokens))
+
+
+def _separator_line_positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
+    """Cells on lines of their own with a lone `|` line after each (HTML cells holding paragraphs):
+    each `|` ends a cell, two in a row hold an empty one. The label's own `|`, if on its own line, is skipped."""
+    tokens = list(row.values)
+    if tokens and tokens[0].lone and not row.label.bar_after:
+        tokens = tokens[1:]
+    placed, current = [], None
+    for tok in tokens:
+        if tok.lone:
+            placed.append(current or tok)
+            current = None
+        else:
+            current = tok
+    if current is not None:
+        placed.append(current)
+    return list(enumerate(placed)) if len(placed) == ncols else None
 
 
 def _blank_line_positions(row: _Row, ncols: int) -> list[tuple[int, Token]] | None:
@@ -529,6 +725,7 @@ def _build_tables(state: _State, lay: Layouts) -> list[Table]:
     tables: dict[str, Table] = {}
     version2, why2 = _table2_version(state, lay) if any(r.table == "table2" for r in state.rows) else (None, "")
     version3 = "2021" if any(r.table == "table3" and r.key.startswith("other_processing.") for r in state.rows) else None
+    order3 = table3_order(state, lay)
     for row in state.rows:
         version = version2 if row.table == "table2" else version3
         table = tables.get(row.table)
@@ -537,8 +734,22 @@ def _build_tables(state: _State, lay: Layouts) -> list[Table]:
             if row.table == "table2" and version2 is None:
                 table.problems.append(f"table2: {why2}; its cells are not placed")
         table.start, table.end = min(table.start, _row_start(row)), max(table.end, _row_end(row))
-        _place_row(row, table, lay, version)
+        _place_row(row, table, lay, version, order3)
+    for table in tables.values():
+        table.start = _header_start(state, table)
     return [tables[t] for t in TABLE_IDS if t in tables]
+
+
+_HEADER_REACH = 3000  # characters before a table's first row that its header rows may span
+
+
+def _header_start(state: _State, table: Table) -> int:
+    """Where a table's header rows begin: its earliest header before its first row, after its title
+    (so counts printed in the headers, `第四项`, are table furniture, not prose)."""
+    titles = [start for tid, start in state.titles if tid == table.id and start < table.start]
+    floor = max(titles) if titles else table.start - _HEADER_REACH
+    heads = [start for tid, _core_, start in state.headers if tid == table.id and floor < start < table.start]
+    return min(heads, default=table.start)
 
 
 def _row_start(row: _Row) -> int:
@@ -549,7 +760,7 @@ def _row_end(row: _Row) -> int:
     return row.values[-1].end if row.values else (row.label.end if row.label else 0)
 
 
-def _place_row(row: _Row, table: Table, lay: Layouts, version: str | None) -> None:
+def _place_row(row: _Row, table: Table, lay: Layouts, version: str | None, order3: tuple[str, ...] | None = None) -> None:
     """Map one row's value tokens onto its columns, or note why it cannot be done."""
     if not [t for t in row.values if t.kind != "empty"]:
         return  # a label without values (a group heading, or a row whose cells were all empty)
@@ -561,11 +772,12 @@ def _place_row(row: _Row, table: Table, lay: Layouts, version: str | None) -> No
         if cols is None:
             table.problems.append(f"table2: row {spec.name} is not in the {version} layout; not placed")
             return
+        cols = _printed_columns(row, cols, lay, version)
         colspecs = [lay.columns[("table2", c, version)] for c in cols]
         row_name, row_key = spec.name_in(version), row.key
     elif row.table == "table3":
         spec = lay.rows[("table3", row.key)]
-        colspecs = [lay.columns[("table3", c, None)] for c in lay.table3_columns]
+        colspecs = [lay.columns[("table3", c, None)] for c in (order3 or lay.table3_columns)]
         row_name = spec.name if spec.group is None else f"{lay.rows[('table3', spec.group)].name}/{spec.name}"
         row_key = row.key
     else:
@@ -580,9 +792,31 @@ def _place_row(row: _Row, table: Table, lay: Layouts, version: str | None) -> No
             "that keep empty cells; its cells are not placed"
         )
         return
-    for index, tok in placed:
-        if tok.kind == "value":
-            table.cells.append(_cell(tok, row.table, spec, colspecs[index], table.layout, row_name, row_key))
+    at = {index: tok for index, tok in placed}
+    anchor = row.label.end if row.label else row.values[0].start
+    for index, col in enumerate(colspecs):
+        tok = at.get(index)
+        if tok is not None and tok.kind == "value":
+            table.cells.append(_cell(tok, row.table, spec, col, table.layout, row_name, row_key))
+            anchor = tok.end
+            continue
+        if tok is not None:
+            status, start, end, text = _blank_status(tok), tok.start, tok.end, tok.text
+            anchor = tok.end
+        else:  # a placed row's column without a token: the cell was printed empty
+            status, start, end, text = "empty", anchor, anchor, ""
+        table.blanks.append(TableCell(start, end, text, None, None, False, row.table, row_name, col.name, row_key, col.key,
+                                      None, None, spec.group if spec else None, table.layout, status))
+
+
+def _blank_status(tok: Token) -> str:
+    """SPEC §5 status of a placed cell that holds no number."""
+    if tok.kind == "empty":
+        return "empty"
+    if tok.kind == "na":
+        plain = unicodedata.normalize("NFKC", tok.text).strip()
+        return "slash" if plain in {"/", "\\"} else "dash"  # —, -, 无
+    return "unreadable"
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -655,6 +889,19 @@ def _group_total(cells: list[TableCell], at: dict, group: str, column: str, vers
     return _tidy(sum(cells[i].value for i in found)), found
 
 
+def _supported_total(cells: list[TableCell], at: dict, row: str, got: tuple[Any, list[int]]) -> tuple[Any, list[int]]:
+    """A printed 总计 of 0 whose six applicant cells add up to more: the field is what the parts
+    support (the `applicants_vs_total` check fails and shows both)."""
+    if got[0] != 0 or len(got[1]) != 1:
+        return got
+    lay = load_layouts()
+    parts = [at.get(("table3", row, c)) for c in lay.table3_columns[:-1]]
+    if any(i is None for i in parts):
+        return got
+    total = _tidy(sum(cells[i].value for i in parts))
+    return (total, parts) if total > 0 else got
+
+
 def _table3_version(cells: list[TableCell]) -> str | None:
     return next((c.layout for c in cells if c.table == "table3" and c.layout), None)
 
@@ -680,7 +927,7 @@ def table_record_fields(cells: list[TableCell]) -> dict[str, tuple[Any, list[int
     for name, row in FIELD_ROWS.items():
         got = _group_total(cells, at, row, "total", version)
         if got is not None:
-            out[name] = got
+            out[name] = _supported_total(cells, at, row, got)
     recon = at.get(("table4", "cases", "reconsideration.total"))
     if recon is not None:
         out["reconsiderations"] = (cells[recon].value, [recon])
@@ -688,6 +935,86 @@ def table_record_fields(cells: list[TableCell]) -> dict[str, tuple[Any, list[int
     if all(i is not None for i in suits):
         out["lawsuits"] = (_tidy(sum(cells[i].value for i in suits)), suits)
     return out
+
+
+# ----------------------------------------------------------------------------- the record's `tables` (SPEC §5)
+
+SECTIONS = {"table2": "proactive", "table3": "requests", "table4": "appeals"}
+GROUPS = ("denied", "unavailable", "not_processed", "other_processing")
+_PRINTED = re.compile(r"^([+\-]?)(\d+(?:,\d{3})*(?:\.\d+)?)(.*)$")
+
+
+def tables_layout(tables: list[Table]) -> str | None:
+    """2019 or 2021: table 2's layout, else table 3's (2021 prints 其他处理 as three sub-rows, 2019 as one row)."""
+    t2 = next((t.layout for t in tables if t.id == "table2" and t.layout), None)
+    if t2:
+        return t2
+    keys = {c.row_key for t in tables if t.id == "table3" for c in [*t.cells, *t.blanks]}
+    if any(k.startswith("other_processing.") for k in keys):
+        return "2021"
+    return "2019" if "other_processing" in keys else None
+
+
+def printed_value(text: str) -> tuple[int | float | None, str | None]:
+    """A number cell as printed: the number with its sign, no multiplier or unit applied; and the unit printed."""
+    plain = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).replace("－", "-")
+    m = _PRINTED.match(plain)
+    if not m:
+        return None, None
+    value = _tidy(float(m[2].replace(",", "")) * (-1 if m[1] == "-" else 1))
+    return value, (m[3].strip("余多") or None)
+
+
+def record_tables(tables: list[Table], doc: Any = None) -> dict | None:
+    """SPEC §5 `tables`: every placed cell under its row and column keys, with its value as printed,
+    status and original offsets (when `doc` is given; else offsets into the text read), and a `sum`
+    cell per column for a result group that prints only its sub-rows. None without any placed cell."""
+    if not any(t.cells or t.blanks for t in tables):
+        return None
+    layout = tables_layout(tables)
+    out: dict[str, Any] = {"layout": layout, "proactive": {}, "requests": {}, "appeals": {}}
+    for cell in sorted((c for t in tables for c in [*t.cells, *t.blanks]), key=lambda c: (c.start, c.end)):
+        row = out[SECTIONS[cell.table]].setdefault(cell.row_key, {})
+        if cell.column_key not in row:  # a cell printed twice: the first one stands
+            row[cell.column_key] = _cell_entry(cell, doc, layout)
+    _group_sums(out["requests"], layout)
+    return out
+
+
+def _cell_entry(cell: TableCell, doc: Any, layout: str | None) -> dict:
+    start, end = cell.start, cell.end
+    text = cell.text
+    if doc is not None:
+        if end > start:
+            start, end = doc.to_original(start, end)
+            text = doc.original[start:end]
+        else:
+            start = end = doc.offsets[start] if start < len(doc.offsets) else len(doc.original)
+    entry: dict[str, Any] = {"value": None, "text": text, "status": cell.status, "start": start, "end": end}
+    if cell.status == "number":
+        value, unit = printed_value(cell.text)
+        lay = load_layouts()
+        column = lay.columns.get((cell.table, cell.column_key, layout if cell.table == "table2" else None))
+        entry["value"] = value
+        if unit or (column and column.unit):
+            entry["unit"] = unit or column.unit
+    return entry
+
+
+def _group_sums(requests: dict, layout: str | None) -> None:
+    lay = load_layouts()
+    for group in GROUPS:
+        if any(v["status"] == "number" for v in requests.get(group, {}).values()):
+            continue  # the group prints its own numbers
+        reasons = [k for (t, k), s in lay.rows.items() if t == "table3" and s.group == group and (layout or "2019") in s.versions]
+        if not reasons or not all(k in requests for k in reasons):
+            continue
+        for column in lay.table3_columns:
+            parts = [requests[k].get(column) for k in reasons]
+            if all(p is not None and p["status"] == "number" and p["value"] is not None for p in parts):
+                requests.setdefault(group, {})[column] = {
+                    "value": _tidy(sum(p["value"] for p in parts)), "text": None, "status": "sum",
+                    "start": None, "end": None, "parts": reasons}
 
 
 # ----------------------------------------------------------------------------- checks
@@ -819,7 +1146,8 @@ def add_cli(subparsers) -> None:
         "tables",
         help="the national tables of reports: each cell with its row and column headers",
         description="Find the national tables (2019/2021 format) in reports and print, per report, one JSON "
-        "line with the placed cells, the record fields from the 总计 column and the checks.",
+        "line with the placed cells, the record fields from the 总计 column, the checks and the record's "
+        "`tables` (SPEC §5).",
     )
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")
     parser.set_defaults(func=run_tables)
@@ -847,4 +1175,5 @@ def analyse(doc: Any) -> dict:
         "cells": out_cells,
         "fields": fields,
         "checks": table_checks(cells, tables),
+        "record": record_tables(tables, doc),
     }

@@ -84,3 +84,14 @@ def test_gold_facts_come_from_every_gold_count_of_the_annotation():
         assert all(original[f["start"] : f["end"]] == f["count_text"] for f in doc_facts)
     # a linked gold count carries its gold category: 658 requests received in c121
     assert any(f["value"] == 658 and f["category"] == "requests" for f in facts["c121"])
+
+
+def test_only_predicted_scores_the_reports_every_prediction_covers(tmp_path, capsys):
+    gold = write_jsonl(tmp_path / "gold.jsonl", GOLD)
+    only_a = write_jsonl(tmp_path / "a.jsonl", [{"doc_id": "a", **{k: v for k, v in GOLD[0].items() if k != "doc_id"}}])
+    assert cli_main(["evaluate", "--gold", str(gold), "--pred", f"run={only_a}", "--json"]) == 0
+    everything = json.loads(capsys.readouterr().out)["run"]
+    assert cli_main(["evaluate", "--gold", str(gold), "--pred", f"run={only_a}", "--only-predicted", "--json"]) == 0
+    covered = json.loads(capsys.readouterr().out)["run"]
+    assert everything["reports"] == 2 and covered["reports"] == 1
+    assert covered["fields"]["recall"] == 1.0 > everything["fields"]["recall"]

@@ -180,7 +180,7 @@ def test_mixed_directory_goes_on_after_bad_files(tmp_path, capsys):
     records = [json.loads(line) for line in out.splitlines()]
     assert code == 1
     assert sorted(r["doc_id"] for r in records) == sorted([SEEDS[0].stem, SEEDS[1].stem, "third"])
-    assert set(records[0]) == {"doc_id", "source", "agency", "year", "script", "chars", "warnings", "text"}
+    assert set(records[0]) == {"doc_id", "source", "agency", "year", "script", "chars", "warnings", "text_source", "text"}
     error_lines = [line for line in err.splitlines() if line.startswith("nianbao text:")]
     assert len(error_lines) == len(bad)
     for path, _ in bad.values():
@@ -287,7 +287,8 @@ def test_pdf_tables_keep_their_empty_cells(tmp_path):
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
     style = getSampleStyleSheet()["Normal"]
     SimpleDocTemplate(str(path)).build([Paragraph("Text before the table.", style), table, Paragraph("Text after it.", style)])
-    text, fmt = ingest.read_pdf(path)
+    text, fmt, source = ingest.read_pdf(path)
+    assert source is None  # a text layer on every page: no OCR
     lines = [" ".join(line.split()) for line in text.split("\n")]
     assert fmt == "pdf"
     assert "| received | 3 | | 3 |" in lines and "| granted | | 2 | 2 |" in lines

@@ -76,7 +76,7 @@ def test_ray_records_are_identical_to_local_records(rules_runs):
 
 def test_ray_writes_the_same_tables_and_report(rules_runs):
     local, distributed = rules_runs
-    for name in ("facts.csv", "records.csv"):
+    for name in ("facts.csv", "records.csv", "tables.csv"):
         assert sorted_lines(distributed / name) == sorted_lines(local / name), name
     html = (distributed / "report.html").read_text(encoding="utf-8")
     for rec in read_jsonl(distributed / "records.jsonl"):

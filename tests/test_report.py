@@ -118,3 +118,40 @@ def test_text_is_escaped():
     out = highlight(original, [{"start": start, "end": start + 2, "label": "COUNT", "score": 0.9}])
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert lxml.html.fragment_fromstring(out, create_parent="div").xpath("//mark")[0].text == "3件"
+
+
+def test_tables_csv_and_html_grid_from_a_national_format_pdf(tmp_path):
+    """tables.csv holds every cell of every record's `tables` (pivots in pandas); the HTML grid
+    shows them, each number cell linked to a mark in the report's text."""
+    pytest.importorskip("reportlab")
+    import csv
+
+    from national_pdf import write_national_pdf
+
+    pdf = tmp_path / "national.pdf"
+    write_national_pdf(pdf, "2021")
+    out = tmp_path / "out"
+    assert infer.main([str(pdf), "--out", str(out), "--backend", "rules"]) == 0
+    record = json.loads((out / "records.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    with open(out / "tables.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    cells = [(sec, row, col, cell) for sec in ("proactive", "requests", "appeals")
+             for row, cols in record["tables"][sec].items() for col, cell in cols.items()]
+    assert len(rows) == len(cells) > 200
+    by_key = {(r["table"], r["row"], r["column"]): r for r in rows}
+    for sec, row, col, cell in cells:
+        got = by_key[(sec, row, col)]
+        assert got["status"] == cell["status"] and got["layout"] == "2021"
+        assert float(got["value"]) == cell["value"]
+    page = (out / PAGES_DIR / page_name(record["doc_id"])).read_text(encoding="utf-8")  # the report's own page
+    tree = lxml.html.fromstring(page)
+    grids = tree.xpath("//table[contains(@class, 'national')]")
+    assert len(grids) == 3
+    ids = set(tree.xpath("//mark/@id"))
+    links = tree.xpath("//table[contains(@class, 'national')]//a/@href")
+    assert len(links) == sum(1 for *_, c in cells if c["status"] == "number")
+    assert all(href[1:] in ids for href in links)
+    received = tree.xpath("//table[contains(@class, 'requests')]//tr[th[contains(., '本年新收')]]/td//text()")
+    assert received == [str(v) for v in (record["tables"]["requests"]["received"][c]["value"]
+                                         for c in ("natural_person", "commercial", "research", "public_interest",
+                                                   "legal_service", "other_org", "total"))]

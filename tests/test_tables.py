@@ -84,14 +84,19 @@ def test_one_cell_per_line_with_lone_bar_lines_and_unit_in_cell():
     assert amount.text.endswith("万元") and amount.unit == "元" and amount.value == 1605964
 
 
-def test_rows_opened_by_lone_bar_and_an_empty_cell_that_cannot_be_placed():
+def test_rows_opened_by_lone_bar_with_an_empty_cell_on_its_own_line():
+    """One cell per line ending in `|`; an empty cell is a lone `|` line, one more opens the next row."""
     doc, tables, cells = _real("c118")
     grid = _grid(cells)
     assert [grid[("行政规范性文件", c)] for c in ("本年制发件数", "本年废止件数", "现行有效件数")] == [5, 12, 8]
-    assert not any(c.row == "规章" for c in cells), "a row with an empty cell in unknown position is not guessed"
-    checks = T.table_checks(cells, tables)
-    assert any(c["status"] == "uncertain" and "规章" in c["message"] for c in checks)
+    assert [grid.get(("规章", c)) for c in ("本年制发件数", "本年废止件数", "现行有效件数")] == [0, 0, None]
+    record = T.record_tables(tables, doc)
+    assert record["layout"] == "2021"
+    rules = record["proactive"]["rules"]
+    assert [rules[c]["status"] for c in ("issued", "repealed", "in_force")] == ["number", "number", "empty"]
+    assert rules["in_force"]["value"] is None and rules["in_force"]["start"] == rules["in_force"]["end"]
     assert T.table_record_fields(cells)["requests_received"][0] == 8
+    assert not [c for c in T.table_checks(cells, tables) if c["check"] == "table_layout"]
 
 
 def test_blank_line_separated_cells():
@@ -323,3 +328,272 @@ def test_tab_separated_rows_and_group_totals():
     assert fields["requests_denied"][0] == 1
     check = next(c for c in T.table_checks(cells) if c["check"] == "reasons_vs_denied")
     assert check["status"] == "pass"
+
+
+# ----------------------------------------------------------------------------- the record's `tables` (SPEC §5)
+
+from national_pdf import GROUPS, expected_values, write_national_pdf  # noqa: E402
+
+from nianbao.records import build_facts, build_record, read_tables  # noqa: E402
+
+
+def _record_values(record: dict) -> dict:
+    return {sec: {row: {col: cell["value"] for col, cell in cols.items() if cell["status"] != "sum"}
+                  for row, cols in (record.get(sec) or {}).items()} for sec in ("proactive", "requests", "appeals")}
+
+
+def _strip_sums(values: dict) -> dict:
+    return {sec: {row: cols for row, cols in rows.items() if cols} for sec, rows in values.items()}
+
+
+@pytest.mark.parametrize("layout", ["2019", "2021"])
+def test_pdf_national_layout_every_cell_under_its_keys(tmp_path, layout):
+    """Ruled PDF tables: merged headers, headers one character per line, group labels merged
+    down their rows, table 3 broken across pages mid-group, page numbers in the margin."""
+    pytest.importorskip("reportlab")
+    path = tmp_path / f"national-{layout}.pdf"
+    expected = write_national_pdf(path, layout)
+    doc = read_document(path)
+    evidence = read_tables(doc)
+    record = evidence.record
+    assert record["layout"] == layout
+    assert _strip_sums(_record_values(record)) == expected
+    for sec in ("proactive", "requests", "appeals"):
+        for row, cols in record[sec].items():
+            for col, cell in cols.items():
+                if cell["status"] == "number":
+                    assert doc.original[cell["start"] : cell["end"]] == cell["text"] == str(cell["value"])
+    assert not [c for c in evidence.checks if c["check"] == "table_layout"]
+    requests = record["requests"]
+    if layout == "2021":  # the groups print only their sub-rows: each group is their sum, per column
+        for group, (_label, _subs, keys) in GROUPS.items():
+            for col in ("natural_person", "total"):
+                cell = requests[group][col]
+                assert cell["status"] == "sum" and cell["start"] is None
+                assert cell["value"] == sum(expected["requests"][f"{group}.{k}"][col] for k in keys)
+    else:  # 2019: one 其他处理 row with its own numbers, no sub-rows
+        assert requests["other_processing"]["total"]["status"] == "number"
+        assert not any(k.startswith("other_processing.") for k in requests)
+    rec = build_record(doc, build_facts(doc, [], [], tables=evidence), [], sha256="", model_version="t", tables=evidence)
+    assert rec["tables"] == record and rec["text_source"] == {"kind": "text"}
+    assert rec["requests_received"] == requests["received"]["total"]["value"]
+    assert rec["requests_denied"] == requests["denied"]["total"]["value"]
+    assert rec["reconsiderations"] == record["appeals"]["cases"]["reconsideration.total"]["value"]
+    assert rec["lawsuits"] == sum(record["appeals"]["cases"][f"{g}.total"]["value"] for g in ("lawsuit_direct", "lawsuit_after"))
+    balance = next(c for c in rec["checks"] if c["check"] == "received_vs_handled")
+    assert balance["status"] == "fail" and balance["values"]["received"] == requests["received"]["total"]["value"]
+
+
+def test_narrative_page_in_a_ruled_frame_is_not_read_as_table_rows(tmp_path):
+    pytest.importorskip("reportlab")
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    from national_pdf import NARRATIVE
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    path = tmp_path / "framed.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("STSong-Light", 11)
+    pdf.rect(40, 60, 515, 720)  # a frame round the page and a rule under every line of text
+    y = 750
+    for _ in range(20):
+        pdf.drawString(50, y, NARRATIVE[:40])
+        pdf.line(40, y - 5, 555, y - 5)
+        y -= 30
+    pdf.save()
+    doc = read_document(path)
+    assert "|" not in doc.clean and doc.clean.count("\n") >= 19
+    two_columns = tmp_path / "two-columns.pdf"  # running text in two ruled columns
+    pdf = canvas.Canvas(str(two_columns), pagesize=A4)
+    pdf.setFont("STSong-Light", 10)
+    pdf.rect(40, 60, 515, 720)
+    pdf.line(297, 60, 297, 780)
+    y = 750
+    for _ in range(20):
+        pdf.drawString(45, y, NARRATIVE[:24])
+        pdf.drawString(302, y, NARRATIVE[24:48])
+        pdf.line(40, y - 5, 555, y - 5)
+        y -= 30
+    pdf.save()
+    assert "|" not in read_document(two_columns).clean
+
+
+def test_row_with_more_values_than_columns_is_left_out_and_named():
+    text = ("二、主动公开政府信息情况\n| 信息内容 | 本年制发件数 | 本年废止件数 | 现行有效件数 |\n"
+            "| 规章 | 1 | 2 | 3 | 4 |\n| 行政规范性文件 | 5 | 6 | 7 |\n")
+    tables = T.find_tables(text)
+    record = T.record_tables(tables)
+    assert "rules" not in record["proactive"], "never shifted onto other columns"
+    assert {k: v["value"] for k, v in record["proactive"]["normative"].items()} == {"issued": 5, "repealed": 6, "in_force": 7}
+    checks = T.table_checks([c for t in tables for c in t.cells], tables)
+    assert any(c["status"] == "uncertain" and "规章" in c["message"] for c in checks)
+
+
+def test_unreadable_slash_and_dash_cells_keep_their_columns():
+    text = ("二、主动公开政府信息情况\n| 信息内容 | 本年制发件数 | 本年废止件数 | 现行有效件数 |\n"
+            "| 规章 | 1 | l0 | 3 |\n| 行政规范性文件 | / | — | 7 |\n")
+    record = T.record_tables(T.find_tables(text))
+    rules, normative = record["proactive"]["rules"], record["proactive"]["normative"]
+    assert [(rules[c]["status"], rules[c]["value"]) for c in ("issued", "repealed", "in_force")] == [
+        ("number", 1), ("unreadable", None), ("number", 3)]
+    assert [normative[c]["status"] for c in ("issued", "repealed", "in_force")] == ["slash", "dash", "number"]
+
+
+def test_printed_zero_total_contradicted_by_its_parts():
+    """The field is what the parts support; the failing check shows both values."""
+    cols = "| 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |"
+    text = f"三、收到和处理政府信息公开申请情况\n{cols}\n| 一、本年新收政府信息公开申请数量 | 2 | 1 | 0 | 0 | 0 | 0 | 0 |\n"
+    tables = T.find_tables(text)
+    cells = sorted((c for t in tables for c in t.cells), key=lambda c: c.start)
+    assert T.table_record_fields(cells)["requests_received"][0] == 3
+    assert T.record_tables(tables)["requests"]["received"]["total"]["value"] == 0  # the cell stays as printed
+    check = next(c for c in T.table_checks(cells, tables) if c["check"] == "applicants_vs_total")
+    assert check["status"] == "fail" and check["values"]["failing"] == [
+        {"row": "本年新收政府信息公开申请数量", "applicants": 3, "total": 0}]
+
+
+def test_word_template_record_tables_with_group_sums(tmp_path):
+    path = tmp_path / "filled.docx"
+    expected = _docx_fill(path)
+    doc = read_document(path)
+    evidence = read_tables(doc)
+    record = evidence.record
+    cells = [c for sec in ("proactive", "requests", "appeals") for cols in record[sec].values() for c in cols.values()]
+    assert sorted(c["value"] for c in cells if c["status"] == "number") == sorted(expected)  # as printed: 万元 unscaled
+    assert record["layout"] == "2021"
+    denied = record["requests"]["denied"]["total"]
+    assert denied["status"] == "sum"
+    assert denied["value"] == sum(record["requests"][k]["total"]["value"] for k in denied["parts"])
+    assert evidence.fields["requests_denied"][0] == denied["value"]
+
+
+def test_real_flattened_reports_cells_point_into_the_original():
+    """Every report of the corpus that prints a table: each number cell's offsets hold its text."""
+    if not CORPUS.exists():
+        pytest.skip(f"no corpus under {CORPUS}")
+    with_tables = 0
+    for path in sorted(CORPUS.glob("*.txt")):
+        doc = read_document(path)
+        record = read_tables(doc).record
+        if not record:
+            continue
+        with_tables += 1
+        for sec in ("proactive", "requests", "appeals"):
+            for cols in record[sec].values():
+                for cell in cols.values():
+                    if cell["status"] == "number":
+                        assert doc.original[cell["start"] : cell["end"]] == cell["text"], (path.name, cell)
+                        assert T.printed_value(cell["text"])[0] == cell["value"]
+    assert with_tables >= 30
+
+
+def test_traditional_report_printing_dangan_for_documents():
+    """Some Traditional-script reports print 規範性檔案; its Simplified view says 档案, not 文件."""
+    doc, tables, cells = _real("c075")
+    grid = _grid(cells)
+    assert [grid[("规范性文件", c)] for c in ("本年新制作数量", "本年新公开数量", "对外公开总数量")] == [2, 2, 19]
+
+
+TABLE3_COLUMNS = ("natural_person", "commercial", "research", "public_interest", "legal_service", "other_org", "total")
+
+
+def test_columns_printed_out_of_order_follow_their_headers():
+    text = ("二、主动公开政府信息情况\n| 信息内容 | 现行有效件数 | 本年制发件数 | 本年废止件数 |\n| 规章 | 9 | 1 | 0 |\n"
+            "三、收到和处理政府信息公开申请情况\n| 总计 | 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 |\n"
+            "| 一、本年新收政府信息公开申请数量 | 7 | 1 | 2 | 0 | 1 | 0 | 3 |\n")
+    record = T.record_tables(T.find_tables(text))
+    assert {k: v["value"] for k, v in record["proactive"]["rules"].items()} == {"in_force": 9, "issued": 1, "repealed": 0}
+    received = record["requests"]["received"]
+    assert [received[c]["value"] for c in TABLE3_COLUMNS] == [1, 2, 0, 1, 0, 3, 7]
+
+
+def test_headers_one_character_per_line_and_one_cell_per_line_rows():
+    """Narrow header cells flattened one character per line, in two levels and with 总计 printed
+    first; each value on its own line ending in `|`, an empty cell a lone `|`."""
+    heads = ["申请人情况", *"总计", *"自然人", "法人或其他组织", *"商业企业", *"科研机构", *"社会公益组织", *"法律服务机构", *"其他"]
+    lines = ["三、收到和处理政府信息公开申请情况", *heads, "|", "一、本年新收政府信息公开申请数量 |",
+             *[f"{v} |" for v in (5, 4, 1, 0)], "|", *[f"{v} |" for v in (0, 0)], "|",
+             "二、上年结转政府信息公开申请数量 |", *[f"{v} |" for v in (2, 1, 0, 0, 0, 1, 0)], "|"]
+    record = T.record_tables(T.find_tables("\n".join(lines) + "\n"))
+    received = record["requests"]["received"]
+    assert [received[c]["value"] for c in TABLE3_COLUMNS] == [4, 1, 0, None, 0, 0, 5]
+    assert received["public_interest"]["status"] == "empty"
+    assert [record["requests"]["carried_over"][c]["value"] for c in TABLE3_COLUMNS] == [1, 0, 0, 0, 1, 0, 2]
+
+
+def test_group_label_printed_after_its_sub_rows_2021_other_processing():
+    """其他 under 其他处理 is that group's row even when the group label comes below it."""
+    cols = "| 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |"
+    rows = [("1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请", 1),
+            ("2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请", 0),
+            ("3.其他", 2), ("（六）其他处理", None), ("（七）总计", 9)]
+    body = "\n".join(f"| {label} |" + ("" if v is None else f" {v} | 0 | 0 | 0 | 0 | 0 | {v} |") for label, v in rows)
+    text = f"三、收到和处理政府信息公开申请情况\n{cols}\n| 三、本年度办理结果 |\n{body}\n"
+    tables = T.find_tables(text)
+    record = T.record_tables(tables)
+    assert record["layout"] == "2021"
+    assert record["requests"]["other_processing.other"]["total"]["value"] == 2
+    other = record["requests"]["other_processing"]["total"]
+    assert other["status"] == "sum" and other["value"] == 3
+    cells = sorted((c for t in tables for c in t.cells), key=lambda c: c.start)
+    assert T.table_record_fields(cells)["requests_other"][0] == 3
+
+
+def test_unruled_pdf_wrapped_labels_and_group_label_between_sub_rows(tmp_path):
+    """A PDF table without rules: cells apart by spaces, a long row label wrapped with its numbers
+    on the second line, the group label printed on a line of its own between its sub-rows."""
+    pytest.importorskip("reportlab")
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    path = tmp_path / "unruled.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("STSong-Light", 9)
+    xs = [250 + 40 * k for k in range(7)]
+    y = 780
+
+    def line(label, values=None, x=40):
+        nonlocal y
+        pdf.drawString(x, y, label)
+        for xv, v in zip(xs, values or []):
+            pdf.drawString(xv, y, str(v))
+        y -= 16
+
+    line("三、收到和处理政府信息公开申请情况")
+    line("", [])
+    for k, head in enumerate(["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]):
+        pdf.drawString(xs[k], y + 16, head)
+    line("1.信访举报投诉类申请", [1, 0, 0, 0, 0, 0, 1], x=120)
+    line("2.重复申请", [0, 2, 0, 0, 0, 0, 2], x=120)
+    line("（五）不予处理", x=40)
+    line("3.要求提供公开出版物", [0, 0, 0, 0, 0, 0, 0], x=120)
+    line("4.无正当理由大量反复申请", [0, 0, 0, 3, 0, 0, 3], x=120)
+    line("5.要求行政机关确认或重", x=120)
+    line("新出具已获取信息", [0, 0, 0, 0, 1, 0, 1], x=120)
+    pdf.save()
+    doc = read_document(path)
+    record = read_tables(doc).record
+    rows = record["requests"]
+    assert [rows[f"not_processed.{k}"]["total"]["value"] for k in
+            ("petition", "repeated", "publication", "vexatious", "confirmation")] == [1, 2, 0, 3, 1]
+    assert rows["not_processed.confirmation"]["legal_service"]["value"] == 1
+    assert (rows["not_processed"]["total"]["status"], rows["not_processed"]["total"]["value"]) == ("sum", 7)
+
+
+def test_html_cells_holding_paragraphs_keep_their_empty_cells(tmp_path):
+    """<td><p>…</p></td>: every cell on lines of its own, a `|` line after each; an empty cell between two."""
+    rows = [("信息内容", ["本年制发件数", "本年废止件数", "现行有效件数"]), ("规章", ["1", "", "3"]), ("行政规范性文件", ["4", "5", "6"])]
+    body = "".join("<tr>" + "".join(f"<td><p>{c}</p></td>" for c in [label, *cells]) + "</tr>" for label, cells in rows)
+    path = tmp_path / "report.html"
+    path.write_text(f"<html><body><p>二、主动公开政府信息情况</p><table>{body}</table></body></html>", encoding="utf-8")
+    record = read_tables(read_document(path)).record
+    rules = record["proactive"]["rules"]
+    assert [(rules[c]["status"], rules[c]["value"]) for c in ("issued", "repealed", "in_force")] == [
+        ("number", 1), ("empty", None), ("number", 3)]
+    assert {k: v["value"] for k, v in record["proactive"]["normative"].items()} == {"issued": 4, "repealed": 5, "in_force": 6}
