@@ -12,7 +12,7 @@ import pytest
 
 from national_pdf import write_national_pdf, write_scanned_pdf
 from nianbao import ocr
-from nianbao.infer import record_for
+from nianbao.pipeline import record_for
 from nianbao.ingest import ReadError, read_document
 from nianbao.records import read_tables
 from nianbao.rules import annotate
