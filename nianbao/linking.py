@@ -105,8 +105,10 @@ def _zero_list(text: str, count: Span, categories: list[Span], seg: Segments) ->
 
 
 # what may stand between two coordinated nouns: a measure suffix left outside the span (行政复议案、行政诉讼案),
-# a coordinator, and a filler (有关的)
-COORDINATION_RE = re.compile(r"^[案件类等事项]*\s*(?:和|及|与|、|或|以及|或者|和/或|及其|,|，)?\s*(?:有关的|相关的|其他)?$")
+# a coordinator, a filler (有关的) and, for coordinated verb-object pairs, the second verb
+# (`申请行政复议、提起行政诉讼`)
+COORDINATION_RE = re.compile(r"^[案件类等事项]*\s*(?:和|及|与|、|或|以及|或者|和/或|及其|,|，)?\s*(?:有关的|相关的|其他)?"
+                             r"(?:(?<=[和及与、或，,])\s*被?(?:提起|申请|提出|提请))?$")
 
 
 def head_group(text: str, items: list) -> list:
@@ -117,7 +119,8 @@ def head_group(text: str, items: list) -> list:
         return []
     group = [items[-1]]
     for prev in reversed(items[:-1]):
-        if not COORDINATION_RE.match(text[prev.end : group[0].start].strip()):
+        gap = text[prev.end : group[0].start].strip()
+        if not gap or not COORDINATION_RE.match(gap):  # nothing between: a modifier (`…申请` + `行政复议`)
             break
         group.insert(0, prev)
     return group
