@@ -131,7 +131,7 @@ def zero_categories(text: str, spans: list[Span]) -> list[Span]:
     received); never output as spans. Only the clause after the negation is read, and a term right
     before another term is left out: it modifies that term or is its verb (`申请` of `申请行政复议`)."""
     from .lexicon import term_labels
-    from .linking import WIDE_BREAKS, is_zero_statement
+    from .linking import WIDE_BREAKS, answered_heading, is_zero_statement
 
     pattern, label_of = term_labels()
     if pattern is None:
@@ -143,6 +143,9 @@ def zero_categories(text: str, spans: list[Span]) -> list[Span]:
             continue
         _, end = stretch_around(text, count.end, WIDE_BREAKS)
         terms = [m for m in pattern.finditer(text, count.end, end) if label_of[m.group()] == "CATEGORY"]
+        heading = answered_heading(text, count) if not terms else None
+        if heading is not None:  # a bare `无。` under its heading: the heading names what is zero
+            terms = [m for m in pattern.finditer(text, *heading) if label_of[m.group()] == "CATEGORY"]
         for i, m in enumerate(terms):
             if i + 1 < len(terms) and terms[i + 1].start() == m.end():
                 continue

@@ -314,3 +314,17 @@ def test_proactive_total_prefers_a_volume_of_information_and_a_list_of_channels_
     rec, _ = record_of(text, [("CATEGORY", "主动公开政府信息"), ("COUNT", "66条"), ("CATEGORY", "信息"), ("COUNT", "55条"),
                               ("CATEGORY", "信息"), ("COUNT", "64条")])
     assert rec["proactive_total"] == 66
+
+
+def test_a_bare_zero_under_a_heading_counts_what_the_heading_names():
+    # GUIDE decision 13: a heading answered by a bare 无 is a zero COUNT of what the heading names
+    text = "五、政府信息公开收费及减免情况\n无。\n六、行政复议、行政诉讼情况\n\n无。\n七、存在的问题"
+    doc = make_document(text, doc_id="t1", source="written-for-test")
+    view = doc.simplified
+    first, second = view.index("无"), view.index("无", view.index("六"))
+    spans = [Span(first, first + 1, "COUNT", 0.9), Span(second, second + 1, "COUNT", 0.9)]
+    rec = record_for(doc, spans, "0" * 64, "test")
+    assert (rec["fees_yuan"], rec["reconsiderations"], rec["lawsuits"]) == (0, 0, 0)
+    # a 无 inside a sentence is no answer to a heading
+    rec, _ = record_of("五、收费情况\n本年度无新增栏目。", [("COUNT", "无")])
+    assert rec["fees_yuan"] is None
