@@ -221,7 +221,8 @@ def _own_script(doc: Any, text: str) -> str:
 # A span whose own key is one of these (`工作人员`, `政府信息`) names too little: its whole phrase decides.
 # A specific key (`行政复议` in `政府信息公开类行政复议`) stays.
 GENERIC_CATEGORIES = (None, "other", "proactive")
-PHRASE_REACH = 8  # characters a category's modifiers may reach before its span
+PHRASE_REACH = 8
+PERSON_UNITS = {"人", "名", "位", "人次"}  # characters a category's modifiers may reach before its span
 
 
 def category_phrase(text: str, category: Span) -> str:
@@ -263,6 +264,8 @@ def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells
     category = canon_cat(cat_text) if cat_text else None
     if cats and category in GENERIC_CATEGORIES and not (table_cells and span.id in table_cells):
         category = canon_cat(category_phrase(text, cats[0])) or category
+    if category == "proactive" and parsed and parsed.unit in PERSON_UNITS:
+        category = None  # people (`30万人`, `两位同志`, `236人次` of visitors) are no items disclosed
     fact = {
         "value": parsed.value if parsed else None,
         "unit": parsed.unit if parsed else None,

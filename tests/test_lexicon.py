@@ -103,6 +103,9 @@ def test_unreadable_user_file_names_the_file(tmp_path):
     ("行政复议申请", "reconsideration"),  # a specific key is not overruled
     ("信息申请受理点", "other"),  # a place where requests are taken, not requests
     ("政府信息公开费用", "fee"),
+    ("政务动态", "proactive"),  # kinds of items a report lists as proactively disclosed
+    ("办事指南", "proactive"),
+    ("概况", "proactive"),
 ])
 def test_a_phrase_naming_a_request_counts_requests(text, key):
     assert canonical_category(text) == key

@@ -328,3 +328,11 @@ def test_a_bare_zero_under_a_heading_counts_what_the_heading_names():
     # a 无 inside a sentence is no answer to a heading
     rec, _ = record_of("五、收费情况\n本年度无新增栏目。", [("COUNT", "无")])
     assert rec["fees_yuan"] is None
+
+
+def test_people_counted_next_to_information_are_no_items_disclosed():
+    rec, _ = record_of("本局明确专人1名负责政府信息公开工作,政府信息公开培训参训236人次。",
+                       [("COUNT", "1名"), ("CATEGORY", "政府信息"), ("CATEGORY", "政府信息"), ("COUNT", "236人次")])
+    assert [f["category"] for f in rec["facts"]] == [None, None]
+    rec, _ = record_of("本局主动公开政府信息120条。", [("CATEGORY", "主动公开政府信息"), ("COUNT", "120条")])
+    assert rec["facts"][0]["category"] == "proactive"
