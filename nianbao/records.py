@@ -264,6 +264,11 @@ def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells
     category = canon_cat(cat_text) if cat_text else None
     if cats and category in GENERIC_CATEGORIES and not (table_cells and span.id in table_cells):
         category = canon_cat(category_phrase(text, cats[0])) or category
+        negated = text[span.end : cats[0].end]
+        if parsed and parsed.value == 0 and parsed.unit is None and cats[0].start >= span.end \
+                and not any(ch in CLAUSE_BREAKS for ch in negated):
+            # a zero statement negates the whole phrase after it (`没有收到申请人要求公开政府信息`)
+            category = canon_cat(negated) or category
     if category == "proactive" and parsed and parsed.unit in PERSON_UNITS:
         category = None  # people (`30万人`, `两位同志`, `236人次` of visitors) are no items disclosed
     fact = {

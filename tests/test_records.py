@@ -336,3 +336,13 @@ def test_people_counted_next_to_information_are_no_items_disclosed():
     assert [f["category"] for f in rec["facts"]] == [None, None]
     rec, _ = record_of("本局主动公开政府信息120条。", [("CATEGORY", "主动公开政府信息"), ("COUNT", "120条")])
     assert rec["facts"][0]["category"] == "proactive"
+
+
+def test_a_zero_statement_negates_the_whole_phrase_after_it():
+    rec, _ = record_of("本年度我乡没有收到申请人要求公开政府信息的情况。", [("COUNT", "没有收到"), ("CATEGORY", "政府信息")])
+    assert (rec["requests_received"], rec["proactive_total"]) == (0, None)
+    rec, _ = record_of("本年度我乡没有依申请公开的政府信息。", [("COUNT", "没有"), ("CATEGORY", "政府信息")])
+    assert rec["requests_received"] == 0
+    # a phrase in the next clause is not negated by it
+    rec, _ = record_of("本年度未收到申请,主动公开政府信息20条。", [("COUNT", "未收到"), ("CATEGORY", "主动公开政府信息"), ("COUNT", "20条")])
+    assert rec["proactive_total"] == 20
