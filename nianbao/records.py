@@ -47,7 +47,8 @@ CLAUSE_BREAKS = "，,；;。！？!?\n"
 CARRIED_OVER_RE = re.compile(r"上年(度)?结转|上一年(度)?结转|结转|上年度?(未办结|遗留)")
 # Old-template document splits (`制作政府信息236条，其中主动公开信息158条，依申请公开信息54条`): information
 # made or obtained, by how it is disclosed (GUIDE decision 11), not items disclosed nor requests.
-MADE_RE = re.compile(r"制作|获取|产生|制发")
+MADE_RE = re.compile(r"(?:制作|获取|产生|制发)[^，,；;。]{0,12}?(?:信息|文件|公文)")
+COUNTING_VERBS = frozenset({"收到", "受理", "办理", "处理", "发布", "印发", "制定"})
 BARE_NUMBER_RE = re.compile(r"^[0-9０-９]+(\.[0-9]+)?$")
 TABLE_SEPARATORS = ("|", "\t", "│")
 
@@ -252,7 +253,8 @@ def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells
     except ValueError:  # a COUNT span with no number and no zero phrase: keep it, valueless
         parsed = None
     cats = [by_id[i] for i in link.get("counts", []) if i in by_id]
-    outs = [by_id[i] for i in link.get("outcome", []) if i in by_id]
+    # GUIDE decision 8: counting verbs (`处理行政复议3件`) are no outcome
+    outs = [by_id[i] for i in link.get("outcome", []) if i in by_id and by_id[i].text(text) not in COUNTING_VERBS]
     shown = _own_script(doc, text)  # what the report itself says, in its own script
     cat_text = cats[0].text(shown) if cats else None
     out_text = outs[0].text(shown) if outs else None

@@ -346,3 +346,12 @@ def test_a_zero_statement_negates_the_whole_phrase_after_it():
     # a phrase in the next clause is not negated by it
     rec, _ = record_of("本年度未收到申请,主动公开政府信息20条。", [("COUNT", "未收到"), ("CATEGORY", "主动公开政府信息"), ("COUNT", "20条")])
     assert rec["proactive_total"] == 20
+
+
+def test_a_counting_verb_is_no_outcome_and_arising_cases_are_no_information_made():
+    # GUIDE decision 8: 处理 counts, it does not dispose
+    rec, _ = record_of("本年度处理涉及政府信息公开的行政复议3件。", [("OUTCOME", "处理"), ("CATEGORY", "行政复议"), ("COUNT", "3件")])
+    assert rec["reconsiderations"] == 3 and rec["facts"][0]["outcome"] is None
+    # 产生 of cases is not 产生 of information (GUIDE decision 11 is about information made)
+    rec, _ = record_of("本年度因政府信息公开产生行政复议案件2件。", [("CATEGORY", "行政复议"), ("COUNT", "2件")])
+    assert rec["reconsiderations"] == 2 and "made" not in rec["facts"][0]["cues"]
