@@ -48,6 +48,7 @@ class Lexicon:
     noun_ends_before: list[str]
     article_one_units: list[str]
     zero_negations: list[str] = field(default_factory=list)
+    category_marks: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     source: tuple[str, ...] = field(default=())
 
     def term_index(self, kind: str) -> dict[str, str]:
@@ -92,6 +93,21 @@ def _merge_groups(base: dict[str, list[str]], extra: dict, where: str, allowed: 
         base[key].extend(t for t in terms if t not in base[key])
 
 
+def _merge_marks(base: dict, extra: dict, path: Path) -> None:
+    """`category_marks`: key -> {words: [...], over: [keys]}; unknown keys are an error naming the file."""
+    if not isinstance(extra, dict):
+        raise ValueError(f"{path}: category_marks must be a mapping of canonical key -> {{words, over}}")
+    for key, spec in extra.items():
+        over = (spec or {}).get("over") or [] if isinstance(spec, dict) else None
+        words = (spec or {}).get("words") or [] if isinstance(spec, dict) else None
+        if key not in CATEGORY_KEYS or over is None or any(k not in CATEGORY_KEYS for k in over):
+            raise ValueError(f"{path}: category_marks.{key}: expected a canonical key with words and over (keys: "
+                             f"{', '.join(CATEGORY_KEYS)})")
+        entry = base.setdefault(key, {"words": [], "over": []})
+        entry["words"].extend(str(w) for w in words if str(w) not in entry["words"])
+        entry["over"].extend(k for k in over if k not in entry["over"])
+
+
 def _merge(data: dict, into: dict, path: Path) -> None:
     """Fold one file's content into the accumulated lexicon fields."""
     _merge_groups(into["categories"], data.get("categories") or {}, f"{path}: categories", CATEGORY_KEYS)
@@ -101,6 +117,7 @@ def _merge(data: dict, into: dict, path: Path) -> None:
         if not isinstance(values, list):
             raise ValueError(f"{path}: {name} must be a list")
         into[name].extend(str(v) for v in values if str(v) not in into[name])
+    _merge_marks(into["category_marks"], data.get("category_marks") or {}, path)
     blockers = data.get("unit_blockers") or {}
     if not isinstance(blockers, dict):
         raise ValueError(f"{path}: unit_blockers must be a mapping of unit -> list of following words")
@@ -111,7 +128,7 @@ def _merge(data: dict, into: dict, path: Path) -> None:
 @lru_cache(maxsize=8)
 def load_lexicon(path: str | Path | None = None) -> Lexicon:
     """The default lexicon, extended by the user file at `path` when given (cached per path)."""
-    fields: dict = {"categories": {}, "outcomes": {}, "unit_blockers": {}}
+    fields: dict = {"categories": {}, "outcomes": {}, "unit_blockers": {}, "category_marks": {}}
     fields.update({name: [] for name in _LIST_FIELDS})
     sources = [DEFAULT_LEXICON]
     if path is not None and Path(path).resolve() != DEFAULT_LEXICON.resolve():
@@ -180,6 +197,9 @@ def canonical_category(text: str, path: str | Path | None = None) -> str | None:
     if key is None or not text:
         return key
     simple = _simplified(text.strip())
+    for marked, spec in load_lexicon(str(path) if path else None).category_marks.items():
+        if key in spec["over"] and any(w in simple for w in spec["words"]):
+            return marked
     pattern, index = _term_pattern("categories", str(path) if path else None)
     if simple not in index:
         keys = {index[m.group()] for m in pattern.finditer(simple)}

@@ -16,6 +16,9 @@ annotated relations are plentiful. The rules, in the order they are tried:
    that has an outcome, may take its head from the previous sentence.
 5. Otherwise the nearest CATEGORY earlier in the sentence, then later in it.
 
+A bare zero on a line of its own answers the heading line before it: it counts the head of
+that heading's noun phrase (`四、行政复议、行政诉讼情况` / `无。`, GUIDE decision 13).
+
 A zero statement (a COUNT with no numeral, e.g. 未发生) that is followed by a list of
 categories ("未发生行政复议、行政诉讼") links to every category of that list; of a noun phrase after
 it, only to its head (the last category and those coordinated with it), not to modifiers.
@@ -111,8 +114,10 @@ def _zero_list(text: str, count: Span, categories: list[Span], seg: Segments) ->
 
 
 # what may stand between two coordinated nouns: a measure suffix left outside the span (行政复议案、行政诉讼案),
-# a coordinator, and a filler (有关的)
-COORDINATION_RE = re.compile(r"^[案件类等事项]*\s*(?:和|及|与|、|或|以及|或者|和/或|及其|,|，)?\s*(?:有关的|相关的|其他)?$")
+# a coordinator, a filler (有关的) and, for coordinated verb-object pairs, the second verb
+# (`申请行政复议、提起行政诉讼`)
+COORDINATION_RE = re.compile(r"^[案件类等事项]*\s*(?:和|及|与|、|或|以及|或者|和/或|及其|,|，)?\s*(?:有关的|相关的|其他)?"
+                             r"(?:(?<=[和及与、或，,])\s*被?(?:提起|申请|提出|提请))?$")
 
 
 def head_group(text: str, items: list) -> list:
@@ -123,7 +128,8 @@ def head_group(text: str, items: list) -> list:
         return []
     group = [items[-1]]
     for prev in reversed(items[:-1]):
-        if not COORDINATION_RE.match(text[prev.end : group[0].start].strip()):
+        gap = text[prev.end : group[0].start].strip()
+        if not gap or not COORDINATION_RE.match(gap):  # nothing between: a modifier (`…申请` + `行政复议`)
             break
         group.insert(0, prev)
     return group
@@ -182,6 +188,23 @@ def _fallback_category(count: Span, categories: list[Span], seg: Segments) -> Sp
     return after[0] if after else None
 
 
+def answered_heading(text: str, count: Span) -> tuple[int, int] | None:
+    """The heading line a bare zero answers (`五、收费及减免情况` / `无。`): [start, end) of the line before
+    the count's line when that line holds nothing but the count (GUIDE decision 13), else None."""
+    line_start = text.rfind("\n", 0, count.start) + 1
+    line_end = text.find("\n", count.end)
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    if line.strip(" \u3000\t。.;；") != count.text(text) or line_start == 0:
+        return None
+    end = line_start - 1  # the line break before the count's line
+    while end > 0:
+        start = text.rfind("\n", 0, end) + 1
+        if text[start:end].strip():
+            return start, end
+        end = start - 1  # a blank line: the heading is further up
+    return None
+
+
 def link(text: str, spans: list[Span]) -> list[Relation]:
     """Relations from each COUNT to the CATEGORY it counts and the OUTCOME stated for it."""
     spans = ensure_ids(sorted(spans, key=lambda s: s.start))
@@ -215,6 +238,12 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
             if count.id not in outcome_of:
                 heads.append((count, own))
             continue
+        heading = answered_heading(text, count) if is_zero_statement(text, count) else None
+        if heading is not None:
+            named = head_group(text, [c for c in categories if heading[0] <= c.start and c.end <= heading[1]])
+            if named:
+                category_of[count.id] = named
+                continue
         may_reach_back = count.id in outcome_of or _opens_with_qizhong(text, count, seg)
         floor = _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES if may_reach_back else 0)
         # heads are in document order: only the last one can lie after the floor

@@ -442,11 +442,11 @@ _AGENCY = f"[\u4e00-\u9fff]{{1,30}}?{_SUFFIX}"
 _AGENCY_AT_END = re.compile(f"(?:^|[^\u4e00-\u9fff])(?:现将|现公布|现公开|公布|特编制|编制|根据|关于|由)?({_AGENCY})$")
 _AGENCY_LINE = re.compile(f"^\\s*({_AGENCY})(?:\\s|$)")
 _TITLE_MAX = 60  # a title is a short line; longer lines are sentences
-_PUBLISH = r"(?:现将|现公布|现公开|现发布|特编制|编制|公布|发布)《?"
+_PUBLISH = r"(?:现将|现公布|现公开|现发布|特编制|编制|公布|发布)了?《?"
 _BODY_AGENCY = (
     re.compile(f"{_PUBLISH}(?P<agency>{_AGENCY}){_YEAR}\\s*年度?{_REPORT}"),
     re.compile(f"{_PUBLISH}{_YEAR}\\s*年度?(?P<agency>{_AGENCY})(?:政府)?(?:信息|政务)公开"),
-    re.compile(f"由(?P<agency>{_AGENCY})(?:根据|结合|编制|负责|综合|在)"),
+    re.compile(f"由(?P<agency>{_AGENCY})(?:根据|依据|按照|结合|编制|负责|综合|在)"),
     re.compile(f"[,。;]\\s*(?P<agency>{_AGENCY})(?:根据|编制了)"),
     re.compile(f"(?:信息来源|发布机构|来源)\\s*[:：|]\\s*(?P<agency>{_AGENCY})(?:\\s|\\||$)", re.MULTILINE),
     # the subject of the first sentence of the overview: `2025年,辽宁省人民政府办公厅坚持…`
@@ -454,6 +454,9 @@ _BODY_AGENCY = (
         f"{_YEAR}\\s*年(?:度|以来)?[,，]\\s*(?P<agency>{_AGENCY})"
         "(?:坚持|认真|按照|深入|严格|始终|紧紧|以|在|继续|进一步|围绕|全面|扎实|持续|高度|积极)"
     ),
+    # last: the body whose reports were summed, or whose disclosure work the report is about
+    re.compile(f"(?:汇总|在){_YEAR}\\s*年度?(?P<agency>{_AGENCY})的?(?:政府)?(?:信息|政务)公开"),
+    re.compile(f"(?:做好|推进|加强)(?P<agency>{_AGENCY})(?:政府)?(?:信息|政务)公开工作"),
 )
 _PERIOD_YEAR = re.compile(f"{_YEAR}\\s*(?:年\\s*1\\s*月\\s*1\\s*日|-0?1-0?1(?!\\d)|年\\s*12\\s*月\\s*31\\s*日|-12-31(?!\\d))")
 _BODY_YEAR = re.compile(f"{_YEAR}\\s*年度")
@@ -491,8 +494,20 @@ def find_agency_year(text: str, simplified: str | None = None, lines: int = 15) 
         if agency_span:
             a, b = agency_span
             return TitleInfo(text[a:b], year or line_year or _body_year(simplified), title_at)
-    body = _refine_agency(simplified, _body_agency_span(simplified))
+    body = _refine_agency(simplified, _first_line_agency(opening) or _body_agency_span(simplified))
     return TitleInfo(text[body[0] : body[1]] if body else None, year or _body_year(simplified), title_at)
+
+
+def _first_line_agency(opening: list[tuple[int, str]]) -> tuple[int, int] | None:
+    """A report with no title that opens with its body's name on a line of its own (`某区国资局`,
+    or the name, a space and the first sentence)."""
+    if not opening:
+        return None
+    start, line = opening[0]
+    m = _AGENCY_LINE.match(line)
+    if not m or len(m.group(1)) > 20 or (len(line.strip()) > len(m.group(1)) and not line[m.end(1):m.end(1) + 1].isspace()):
+        return None
+    return start + m.start(1), start + m.end(1)
 
 
 
@@ -591,6 +606,7 @@ def _body_agency_span(simplified: str, patterns=_BODY_AGENCY) -> tuple[int, int]
 
 _LEVEL = "省市县区镇乡旗州盟"
 _REGION_ONLY = re.compile(f"^[\u4e00-\u9fff]{{1,12}}[{_LEVEL}]$")
+_WHOLE_AREA = {"全" + level for level in _LEVEL}  # `全省` is the whole area the report covers, not a body
 _NOT_A_NAME = {"乡镇", "部门", "街道"}  # never a body's name, not even a front-cut one to complete
 _GENERIC = _NOT_A_NAME | {"政府", "乡镇街道", "乡政府", "镇政府", "区政府", "县政府", "市政府", "省政府"}
 _COMPILING_OFFICE = re.compile(r"^(?P<gov>.+?人民政府)(?:信息公开|政务公开|政府信息公开)(?:工作)?(?:领导小组)?办公室$")
@@ -638,7 +654,7 @@ def _refine_agency(simplified: str, span: tuple[int, int] | None) -> tuple[int, 
     if simplified[a] == "度":  # `2021年度` split after 年
         a += 1
     name = simplified[a:b]
-    if name.startswith(("我", "本", "该")) or name in _NOT_AGENCY or b - a < 2 or name in _NOT_A_NAME:
+    if name.startswith(("我", "本", "该", "对")) or name in _WHOLE_AREA or name in _NOT_AGENCY or b - a < 2 or name in _NOT_A_NAME:
         return None
     if name.endswith("政府") and not name.endswith("人民政府") and simplified[b : b + 4] == "信息公开":
         if name[:-2] and name[-3] in "部局委厅办院署":

@@ -26,7 +26,7 @@ from .linking import ensure_ids, link
 from .paths import PROJECT_ROOT
 from .records import build_facts, build_record, read_tables
 from .repair import snap_counts
-from .spans import Span
+from .spans import Span, stretch_around
 
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "runs" / "default"
 
@@ -142,6 +142,38 @@ def rule_categories(text: str, spans: list[Span]) -> list[Span]:
     return extra
 
 
+def zero_categories(text: str, spans: list[Span]) -> list[Span]:
+    """Lexicon category terms that a zero statement negates and no span touches (`未收取任何费用`:
+    `费用`), so the zero reaches its record field (GUIDE: a zero statement links to what was not
+    received); never output as spans. Only the clause after the negation is read, and a term right
+    before another term is left out: it modifies that term or is its verb (`申请` of `申请行政复议`)."""
+    from .lexicon import term_labels
+    from .linking import WIDE_BREAKS, answered_heading, is_zero_statement
+
+    pattern, label_of = term_labels()
+    if pattern is None:
+        return []
+    taken = sorted((s.start, s.end) for s in spans)
+    extra: list[Span] = []
+    for count in spans:
+        if count.label != "COUNT" or not is_zero_statement(text, count):
+            continue
+        _, end = stretch_around(text, count.end, WIDE_BREAKS)
+        terms = [m for m in pattern.finditer(text, count.end, end) if label_of[m.group()] == "CATEGORY"]
+        heading = answered_heading(text, count) if not terms else None
+        if heading is not None:  # a bare `无。` under its heading: the heading names what is zero
+            terms = [m for m in pattern.finditer(text, *heading) if label_of[m.group()] == "CATEGORY"]
+        for i, m in enumerate(terms):
+            if i + 1 < len(terms) and terms[i + 1].start() == m.end():
+                continue
+            j = bisect.bisect_left(taken, (m.end(), -1))
+            if any(a < m.end() and m.start() < b for a, b in taken[max(0, j - 2) : j + 1]):
+                continue
+            if all((s.start, s.end) != m.span() for s in extra):
+                extra.append(Span(m.start(), m.end(), "CATEGORY", 0.3))
+    return extra
+
+
 def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str, resolver: Callable | None = None,
                with_rule_categories: bool = False) -> dict:
     """Spans of one document (over its Simplified view) -> its SPEC §4 record.
@@ -152,6 +184,7 @@ def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str, res
     text = doc.simplified
     spans = ensure_ids(snap_counts(text, [s for s in spans if s.end > s.start]))
     support = ensure_ids(rule_categories(text, spans), prefix="x") if with_rule_categories else []
+    support += ensure_ids(zero_categories(text, spans + support), prefix="z")
     relations = link(text, sorted(spans + support, key=lambda s: s.start))
     tables = read_tables(doc)  # the table structure decides the links of table cells
     facts = build_facts(doc, spans + support, relations, text=text, tables=tables, resolver=resolver)

@@ -46,6 +46,10 @@ from .spans import Relation, Span, stretch_around
 SENTENCE_BREAKS = "。！？!?；;\n"
 CLAUSE_BREAKS = "，,；;。！？!?\n"
 CARRIED_OVER_RE = re.compile(r"上年(度)?结转|上一年(度)?结转|结转|上年度?(未办结|遗留)")
+# Old-template document splits (`制作政府信息236条，其中主动公开信息158条，依申请公开信息54条`): information
+# made or obtained, by how it is disclosed (GUIDE decision 11), not items disclosed nor requests.
+MADE_RE = re.compile(r"(?:制作|获取|产生|制发)[^，,；;。]{0,12}?(?:信息|文件|公文)")
+COUNTING_VERBS = frozenset({"收到", "受理", "办理", "处理", "发布", "印发", "制定"})
 BARE_NUMBER_RE = re.compile(r"^[0-9０-９]+(\.[0-9]+)?$")
 TABLE_SEPARATORS = ("|", "\t", "│")
 
@@ -126,7 +130,8 @@ def evidence_sentence(text: str, span: Span) -> str:
 
 
 def count_cues(text: str, span: Span) -> list[str]:
-    """Clause cues the record rules need: part of a total (其中) and carried over (结转)."""
+    """Clause cues the record rules need: part of a total (其中), carried over (结转), information made
+    (`制作政府信息N条`: "made") and a part of such a total (`其中依申请公开信息N条`: "made_part")."""
     start, _ = stretch_around(text, span.start, CLAUSE_BREAKS)
     before = text[start : span.start]
     cues = []
@@ -135,6 +140,10 @@ def count_cues(text: str, span: Span) -> list[str]:
         cues.append("qizhong")
     if CARRIED_OVER_RE.search(before):
         cues.append("carried_over")
+    if MADE_RE.search(before):
+        cues.append("made")
+    elif "qizhong" in cues and MADE_RE.search(text[sentence_start : text.find("其中", sentence_start, span.start)]):
+        cues.append("made_part")
     return cues
 
 
@@ -211,6 +220,33 @@ def _own_script(doc: Any, text: str) -> str:
     return clean if isinstance(clean, str) and len(clean) == len(text) else text
 
 
+# A span whose own key is one of these (`工作人员`, `政府信息`) names too little: its whole phrase decides.
+# A specific key (`行政复议` in `政府信息公开类行政复议`) stays.
+GENERIC_CATEGORIES = (None, "other", "proactive")
+PHRASE_REACH = 8
+PERSON_UNITS = {"人", "名", "位", "人次"}  # characters a category's modifiers may reach before its span
+
+
+def category_phrase(text: str, category: Span) -> str:
+    """The noun phrase a CATEGORY span ends: its modifiers before it within its clause, as the
+    guide marks a category (`全职` + `工作人员`, `依申请公开` + `政府信息`). Its canonical key is read
+    from the whole phrase: a span holding only the head noun says too little. A span inside a longer
+    lexicon term (`政府信息` of `政府信息公开申请`) reads the term."""
+    from .lexicon import term_labels
+    from .repair import phrase_start
+
+    clause_start, _ = stretch_around(text, category.start, CLAUSE_BREAKS + "、：:")
+    start = phrase_start(text, category.start, max(clause_start, category.start - PHRASE_REACH))
+    end = category.end
+    pattern, label_of = term_labels()
+    if pattern is not None:  # a lexicon term the span lies inside (`政府信息` of `政府信息公开申请`)
+        for i in range(max(clause_start, category.start - PHRASE_REACH), category.start + 1):
+            m = pattern.match(text, i)
+            if m and m.end() >= category.end and label_of[m.group()] == "CATEGORY" and m.end() - m.start() > end - start:
+                start, end = min(start, m.start()), max(end, m.end())
+    return text[start:end]
+
+
 def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells) -> dict:
     count_text = span.text(text)
     try:
@@ -218,7 +254,8 @@ def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells
     except ValueError:  # a COUNT span with no number and no zero phrase: keep it, valueless
         parsed = None
     cats = [by_id[i] for i in link.get("counts", []) if i in by_id]
-    outs = [by_id[i] for i in link.get("outcome", []) if i in by_id]
+    # GUIDE decision 8: counting verbs (`处理行政复议3件`) are no outcome
+    outs = [by_id[i] for i in link.get("outcome", []) if i in by_id and by_id[i].text(text) not in COUNTING_VERBS]
     shown = _own_script(doc, text)  # what the report itself says, in its own script
     cat_text = cats[0].text(shown) if cats else None
     out_text = outs[0].text(shown) if outs else None
@@ -227,13 +264,23 @@ def _fact(doc, text, span, by_id, link, parse, canon_cat, canon_out, table_cells
         cat_text, out_text = table_cells[span.id]
         table = True
     start, end = doc.to_original(span.start, span.end)
+    category = canon_cat(cat_text) if cat_text else None
+    if cats and category in GENERIC_CATEGORIES and not (table_cells and span.id in table_cells):
+        category = canon_cat(category_phrase(text, cats[0])) or category
+        negated = text[span.end : cats[0].end]
+        if parsed and parsed.value == 0 and parsed.unit is None and cats[0].start >= span.end \
+                and not any(ch in CLAUSE_BREAKS for ch in negated):
+            # a zero statement negates the whole phrase after it (`没有收到申请人要求公开政府信息`)
+            category = canon_cat(negated) or category
+    if category == "proactive" and parsed and parsed.unit in PERSON_UNITS:
+        category = None  # people (`30万人`, `两位同志`, `236人次` of visitors) are no items disclosed
     fact = {
         "value": parsed.value if parsed else None,
         "unit": parsed.unit if parsed else None,
         "approx": bool(parsed and parsed.approx),
         "count_text": doc.original[start:end],
         "category_text": cat_text,
-        "category": canon_cat(cat_text) if cat_text else None,
+        "category": category,
         "outcome_text": out_text,
         "outcome": canon_out(out_text) if out_text else None,
         "start": start,
@@ -394,8 +441,11 @@ def matches(rule: FieldRule, fact: dict) -> bool:
         return False
     if fact.get("outcome") != rule.outcome:
         return False
-    if rule.carried_over is not None and ("carried_over" in fact.get("cues", [])) != rule.carried_over:
+    cues = fact.get("cues", [])
+    if rule.carried_over is not None and ("carried_over" in cues) != rule.carried_over:
         return False
+    if "made" in cues or (rule.category == "requests" and "made_part" in cues):
+        return False  # made information is not disclosed items, and its split is no request figure
     unit = fact.get("unit")
     return unit is None or unit in ALLOWED_UNITS.get(rule.category, {unit})
 
@@ -406,7 +456,7 @@ def _is_zero_statement(fact: dict) -> bool:
 
 PROACTIVE_RE = re.compile(r"主动公开|主動公開")
 INFORMATION_RE = re.compile(r"信息|資訊|资讯")
-CUMULATIVE_RE = re.compile(r"累计|累計|截至|截止|以来|以來")
+CUMULATIVE_RE = re.compile(r"累计|累計|以来|以來")  # 截至年底 closes the year: not cumulative by itself
 
 
 def _proactive_rank(fact: dict) -> tuple:
@@ -414,23 +464,39 @@ def _proactive_rank(fact: dict) -> tuple:
 
     Every kind of document a report publishes is `proactive`; the total is first of all the
     count it says was proactively disclosed as information (`主动公开政府信息N条`) and not
-    cumulative (累计, 截至); then the first other prose count; table 2's rows (规章, 规范性文件:
-    documents made, not items disclosed) and zero statements come last."""
+    cumulative (累计, 截至); then a volume of information (`发布信息N条`) before a count of documents
+    (`规章`, `政策文件`: GUIDE, one stated volume of information is the total); table 2's rows
+    (documents made, not items disclosed) and zero statements come last."""
     category = fact.get("category_text") or ""
     evidence = fact.get("evidence") or ""
     head = evidence[: max(0, evidence.find(fact.get("count_text") or ""))] or evidence
     stated = bool(PROACTIVE_RE.search(category) and INFORMATION_RE.search(category)) and not CUMULATIVE_RE.search(head)
-    return (not stated, bool(fact.get("table")), _is_zero_statement(fact), fact["start"])
+    return (not stated, not INFORMATION_RE.search(category), bool(fact.get("table")), _is_zero_statement(fact), fact["start"])
+
+
+def _channel_list(ranked: list[int], facts: list[dict]) -> bool:
+    """The best proactive candidate is no stated total, and the other figures of its sentence add up to
+    more than it: a list of channel or kind figures (`网站公开信息142条，微信公众号发布信息330条`), which
+    gives no total (GUIDE: several channel figures without a stated total give null, never summed).
+    A figure at least as large as the rest of its sentence is their total (`公开信息4条，含工作动态1条…`).
+    The parts of information made (`其中主动公开29条，不予公开583条`) are no such list."""
+    first = facts[ranked[0]]
+    if not _proactive_rank(first)[0] or "made_part" in first.get("cues", []):
+        return False
+    rest = sum(facts[i]["value"] for i in ranked[1:] if facts[i].get("evidence") == first.get("evidence"))
+    return rest > first["value"]
 
 
 def candidates(rule: FieldRule, facts: list[dict]) -> list[int]:
     """Indices of the facts that can fill the field, best first (see module docstring;
     proactive_total: see `_proactive_rank`)."""
     found = [i for i, f in enumerate(facts) if matches(rule, f)]
-    totals = [i for i in found if "qizhong" not in facts[i].get("cues", [])]
+    # a total beats its parts; the disclosed part of information made (`其中主动公开信息N条`) is itself a total
+    totals = [i for i in found if "qizhong" not in facts[i].get("cues", []) or "made_part" in facts[i].get("cues", [])]
     pool = totals or found
     if rule.pick == "proactive":
-        return sorted(pool, key=lambda i: _proactive_rank(facts[i]))
+        ranked = sorted(pool, key=lambda i: _proactive_rank(facts[i]))
+        return [] if ranked and _channel_list(ranked, facts) else ranked
     return sorted(pool, key=lambda i: (not facts[i].get("table"), _is_zero_statement(facts[i]), facts[i]["start"]))
 
 

@@ -94,3 +94,29 @@ def test_unreadable_user_file_names_the_file(tmp_path):
     bad.write_text("categories: [unclosed\n", encoding="utf-8")
     with pytest.raises(ValueError, match="broken.yaml"):
         load_lexicon(bad)
+
+
+@pytest.mark.parametrize("text,key", [
+    ("申请人要求公开政府信息", "requests"),  # 政府信息 is longer than 申请, but a phrase naming a request counts requests
+    ("依申请政府公开信息", "requests"),
+    ("政府信息申請", "requests"),
+    ("行政复议申请", "reconsideration"),  # a specific key is not overruled
+    ("信息申请受理点", "other"),  # a place where requests are taken, not requests
+    ("政府信息公开费用", "fee"),
+    ("政务动态", "proactive"),  # kinds of items a report lists as proactively disclosed
+    ("办事指南", "proactive"),
+    ("概况", "proactive"),
+])
+def test_a_phrase_naming_a_request_counts_requests(text, key):
+    assert canonical_category(text) == key
+
+
+def test_user_file_category_marks_extend_and_bad_ones_name_the_file(tmp_path):
+    extra = tmp_path / "marks.yaml"
+    extra.write_text("category_marks:\n  complaint:\n    words: [举报]\n    over: [proactive]\n", encoding="utf-8")
+    assert canonical_category("举报政府信息", extra) == "complaint"
+    assert canonical_category("举报政府信息") == "proactive"  # the default lexicon is untouched (longest term)
+    bad = tmp_path / "badmarks.yaml"
+    bad.write_text("category_marks:\n  weather:\n    words: [晴]\n    over: [proactive]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"badmarks\.yaml.*weather"):
+        load_lexicon(bad)

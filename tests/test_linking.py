@@ -96,3 +96,10 @@ def test_zero_statement_before_a_single_category_and_after_its_category():
         "没有收到": {"counts": ["政府信息公开申请"]}}
     got = links_of("今年行政复议和行政诉讼均为零，收费也无。", [("CATEGORY", "收费"), ("COUNT", "无")])
     assert got["无"] == {"counts": ["收费"]}
+
+
+def test_zero_statement_over_verb_object_pairs_links_each_object_not_the_modifier():
+    text = "未发生因政府信息公开申请行政复议、提起行政诉讼的情况。"
+    got = links_of(text, [("COUNT", "未发生"), ("CATEGORY", "政府信息公开申请"), ("CATEGORY", "行政复议"),
+                          ("CATEGORY", "行政诉讼")])
+    assert got["未发生"] == {"counts": ["行政复议", "行政诉讼"]}

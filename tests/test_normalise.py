@@ -62,24 +62,32 @@ def test_year_accuracy_at_least_90_percent(docs):
 
 
 def _same_body(found: str | None, indexed: str) -> bool:
-    """The measure used on held-out reports: the same name, or one contains the other, in either script."""
+    """The measure used on held-out reports: the same name, or one contains the other, in either script;
+    `X政府` and `X人民政府` are one body."""
     if not found:
         return False
-    a, b = normalise.simplified_view(found), normalise.simplified_view(indexed)
+    a, b = (normalise.simplified_view(n).replace("人民政府", "政府") for n in (found, indexed))
     return a in b or b in a
 
 
 def test_agency_accuracy(docs):
     """Against the corpus index. Exact agreement is capped by the index itself: its first 70 entries keep a
     region-only title as printed (`唐村镇`, as the record does), later ones name the region's 人民政府, and some
-    names come from the web page around the text, not from the text (`我局` reports)."""
+    names come from the web page around the text, not from the text (`我局` reports): 27 of the 200 index names
+    are printed nowhere in the text, and the index both keeps and expands abbreviations (`自治区北部湾办`) and
+    names a government for a report its office compiled in some entries, the office in others.
+    Precision (same body among the reports the reader names) is the figure a user of the records feels."""
     rows = [(docs[i].agency, row["agency"]) for i, row in INDEX.items() if i in docs and row.get("agency")]
     assert rows
     exact = sum(a == b for a, b in rows) / len(rows)
     same = sum(_same_body(a, b) for a, b in rows) / len(rows)
-    print(f"agency exact {exact:.1%}, same body {same:.1%} over {len(rows)} reports with a named agency")
+    named = [(a, b) for a, b in rows if a]
+    precision = sum(_same_body(a, b) for a, b in named) / len(named)
+    print(f"agency exact {exact:.1%}, same body {same:.1%} over {len(rows)} reports with a named agency; "
+          f"same body {precision:.1%} of the {len(named)} the reader names")
     assert exact >= 0.6
-    assert same >= 0.75
+    assert same >= 0.8
+    assert precision >= 0.95
 
 
 @pytest.mark.parametrize(
@@ -94,6 +102,12 @@ def test_agency_accuracy(docs):
         ("首页\n> 乡镇信息公开年度报告\n南溪县石桥镇2023年政府信息公开年度报告", "南溪县石桥镇"),
         ("现发布《西湾市沙洲区人民政府2023年政府信息公开工作年度报告》,数据截至年底", "西湾市沙洲区人民政府"),
         ("一、总体情况\n2025年,北川省人民政府办公厅坚持便民原则", "北川省人民政府办公厅"),
+        ("本报告由东岭市兴安区财政局按照条例编制。", "东岭市兴安区财政局"),
+        ("根据条例,我镇认真编制了《石门镇2020年政府信息公开工作年度报告》。", "石门镇"),
+        ("为认真做好北岭市卫生健康局政府信息公开工作,我局精心组织。", "北岭市卫生健康局"),
+        ("东岭区国资局\n根据条例,现公布本局年度报告。", "东岭区国资局"),
+        ("本年度报告汇总2018年度三岔乡的政务公开年度报告编制而成。", "三岔乡"),
+        ("本报告在2009年度全省政务公开工作的基础上编制。", None),
     ],
 )
 def test_agency_is_the_reporting_body_as_printed(text, agency):

@@ -243,14 +243,13 @@ def test_proactive_total_is_the_stated_information_total_not_a_kind_a_table_row_
     assert fields["proactive_total"] == 13
 
 
-def test_rule_categories_give_a_zero_statement_the_nouns_the_tagger_left_untagged():
-    text = "本年度未发生针对本单位的行政复议案、行政诉讼案。"
+def test_rule_categories_give_a_count_the_nouns_the_tagger_left_untagged():
+    text = "本年度办理针对本单位的行政复议案2件。"
     doc = make_document(text, doc_id="t1", source="written-for-test")
-    spans = spans_for(doc.simplified, [("COUNT", "未发生")])
-    plain = record_for(doc, spans, "0" * 64, "test")
-    helped = record_for(doc, spans_for(doc.simplified, [("COUNT", "未发生")]), "0" * 64, "test", with_rule_categories=True)
-    assert (plain["reconsiderations"], plain["lawsuits"]) == (None, None)
-    assert (helped["reconsiderations"], helped["lawsuits"]) == (0, 0)
+    plain = record_for(doc, spans_for(doc.simplified, [("COUNT", "2件")]), "0" * 64, "test")
+    helped = record_for(doc, spans_for(doc.simplified, [("COUNT", "2件")]), "0" * 64, "test", with_rule_categories=True)
+    assert plain["reconsiderations"] is None
+    assert helped["reconsiderations"] == 2
     assert [s["label"] for s in helped["spans"]] == ["COUNT"]  # the rules' terms are never output as spans
 
 
@@ -297,3 +296,107 @@ def test_tagging_and_structuring_a_report_costs_in_proportion_to_its_length():
         work[k], chars[k] = _python_lines_run(run), len(doc.simplified)
     per_char = (work[64] / chars[64]) / (work[4] / chars[4])
     assert per_char <= 1.0, f"work per character grew {per_char:.2f}x for a 16x longer report"
+
+
+def test_a_zero_statement_reaches_the_lexicon_nouns_it_negates_without_category_spans():
+    # GUIDE: a zero statement links to what was not received; with no CATEGORY span the lexicon's terms
+    # after the negation, in its clause, are its nouns (never output as spans)
+    for text, want in (("本年度未发生针对本单位的行政复议案、行政诉讼案。", {"reconsiderations": 0, "lawsuits": 0}),
+                       ("本单位对公开信息免费提供，未收取任何费用。", {"fees_yuan": 0}),
+                       ("本年未向申请人收取信息处理费。", {"fees_yuan": 0, "requests_received": None})):
+        doc = make_document(text, doc_id="t1", source="written-for-test")
+        rec = record_for(doc, spans_for(doc.simplified, [("COUNT", "未")]), "0" * 64, "test")
+        assert {k: rec[k] for k in want} == want, text
+        assert [s["label"] for s in rec["spans"]] == ["COUNT"]
+
+
+def test_zero_statement_over_coordinated_verb_object_pairs_counts_each():
+    text = "本年度未出现申请行政复议、提起行政诉讼的情况。"
+    doc = make_document(text, doc_id="t1", source="written-for-test")
+    spans = spans_for(doc.simplified, [("COUNT", "未出现"), ("CATEGORY", "行政复议"), ("CATEGORY", "行政诉讼")])
+    rec = record_for(doc, spans, "0" * 64, "test")
+    assert (rec["reconsiderations"], rec["lawsuits"], rec["requests_received"]) == (0, 0, None)
+
+
+def test_a_category_span_holding_only_its_head_noun_reads_its_whole_phrase():
+    # GUIDE: the category is the whole noun phrase; a tagger that marks only `工作人员` or `政府信息`
+    rec, _ = record_of("本局配备了2名全职工作人员。", [("COUNT", "2名"), ("CATEGORY", "工作人员")])
+    assert rec["staff_fulltime"] == 2
+    rec, _ = record_of("本局受理依申请公开政府信息3件。", [("CATEGORY", "政府信息"), ("COUNT", "3件")])
+    assert (rec["requests_received"], rec["proactive_total"]) == (3, None)
+    rec, _ = record_of("本局共收到5份政府信息公开申请。", [("COUNT", "5份"), ("CATEGORY", "政府信息")])
+    assert rec["requests_received"] == 5
+    # a span with a specific key keeps it, whatever modifies it
+    rec, _ = record_of("全年办理政府信息公开类行政复议7件。", [("CATEGORY", "行政复议"), ("COUNT", "7件")])
+    assert (rec["reconsiderations"], rec["proactive_total"]) == (7, None)
+
+
+def test_information_made_is_split_by_disclosure_and_gives_no_request_field():
+    # GUIDE decision 11: `制作政府信息N条，其中主动公开…，依申请公开…` counts information items
+    text = "全年共制作政府信息300条，其中主动公开信息120条，依申请公开信息30条，不予公开信息150条。"
+    rec, _ = record_of(text, [("CATEGORY", "政府信息"), ("COUNT", "300条"), ("CATEGORY", "主动公开信息"), ("COUNT", "120条"),
+                              ("CATEGORY", "依申请公开信息"), ("COUNT", "30条"), ("CATEGORY", "不予公开信息"), ("COUNT", "150条")])
+    assert rec["proactive_total"] == 120  # the disclosed part, not the information made
+    assert rec["requests_received"] is None
+    assert "made" in rec["facts"][0]["cues"] and "made_part" in rec["facts"][2]["cues"]
+
+
+def test_proactive_total_prefers_a_volume_of_information_and_a_list_of_channels_gives_none():
+    text = "全年发布政策文件40件，门户网站发布信息3000条。"
+    rec, _ = record_of(text, [("CATEGORY", "政策文件"), ("COUNT", "40件"), ("CATEGORY", "信息"), ("COUNT", "3000条")])
+    assert rec["proactive_total"] == 3000
+    # GUIDE: several channel figures without a stated total give null, never summed
+    text = "本年度在门户网站公开信息140条，微信公众号发布信息330条。"
+    rec, _ = record_of(text, [("CATEGORY", "信息"), ("COUNT", "140条"), ("CATEGORY", "信息"), ("COUNT", "330条")])
+    assert rec["proactive_total"] is None
+    # a figure followed by its breakdown is their total
+    text = "本年度通过门户网站公开信息9条，含工作动态4条，财政信息5条。"
+    rec, _ = record_of(text, [("CATEGORY", "信息"), ("COUNT", "9条"), ("CATEGORY", "工作动态"), ("COUNT", "4条"),
+                              ("CATEGORY", "财政信息"), ("COUNT", "5条")])
+    assert rec["proactive_total"] == 9
+    # a stated total stands, even beside channel figures; 截至年底 closes the year, it is not cumulative
+    text = "截至2023年底，本局主动公开政府信息66条，网站公开信息55条，公众号发布信息64条。"
+    rec, _ = record_of(text, [("CATEGORY", "主动公开政府信息"), ("COUNT", "66条"), ("CATEGORY", "信息"), ("COUNT", "55条"),
+                              ("CATEGORY", "信息"), ("COUNT", "64条")])
+    assert rec["proactive_total"] == 66
+
+
+def test_a_bare_zero_under_a_heading_counts_what_the_heading_names():
+    # GUIDE decision 13: a heading answered by a bare 无 is a zero COUNT of what the heading names
+    text = "五、政府信息公开收费及减免情况\n无。\n六、行政复议、行政诉讼情况\n\n无。\n七、存在的问题"
+    doc = make_document(text, doc_id="t1", source="written-for-test")
+    view = doc.simplified
+    first, second = view.index("无"), view.index("无", view.index("六"))
+    spans = [Span(first, first + 1, "COUNT", 0.9), Span(second, second + 1, "COUNT", 0.9)]
+    rec = record_for(doc, spans, "0" * 64, "test")
+    assert (rec["fees_yuan"], rec["reconsiderations"], rec["lawsuits"]) == (0, 0, 0)
+    # a 无 inside a sentence is no answer to a heading
+    rec, _ = record_of("五、收费情况\n本年度无新增栏目。", [("COUNT", "无")])
+    assert rec["fees_yuan"] is None
+
+
+def test_people_counted_next_to_information_are_no_items_disclosed():
+    rec, _ = record_of("本局明确专人1名负责政府信息公开工作,政府信息公开培训参训236人次。",
+                       [("COUNT", "1名"), ("CATEGORY", "政府信息"), ("CATEGORY", "政府信息"), ("COUNT", "236人次")])
+    assert [f["category"] for f in rec["facts"]] == [None, None]
+    rec, _ = record_of("本局主动公开政府信息120条。", [("CATEGORY", "主动公开政府信息"), ("COUNT", "120条")])
+    assert rec["facts"][0]["category"] == "proactive"
+
+
+def test_a_zero_statement_negates_the_whole_phrase_after_it():
+    rec, _ = record_of("本年度我乡没有收到申请人要求公开政府信息的情况。", [("COUNT", "没有收到"), ("CATEGORY", "政府信息")])
+    assert (rec["requests_received"], rec["proactive_total"]) == (0, None)
+    rec, _ = record_of("本年度我乡没有依申请公开的政府信息。", [("COUNT", "没有"), ("CATEGORY", "政府信息")])
+    assert rec["requests_received"] == 0
+    # a phrase in the next clause is not negated by it
+    rec, _ = record_of("本年度未收到申请,主动公开政府信息20条。", [("COUNT", "未收到"), ("CATEGORY", "主动公开政府信息"), ("COUNT", "20条")])
+    assert rec["proactive_total"] == 20
+
+
+def test_a_counting_verb_is_no_outcome_and_arising_cases_are_no_information_made():
+    # GUIDE decision 8: 处理 counts, it does not dispose
+    rec, _ = record_of("本年度处理涉及政府信息公开的行政复议3件。", [("OUTCOME", "处理"), ("CATEGORY", "行政复议"), ("COUNT", "3件")])
+    assert rec["reconsiderations"] == 3 and rec["facts"][0]["outcome"] is None
+    # 产生 of cases is not 产生 of information (GUIDE decision 11 is about information made)
+    rec, _ = record_of("本年度因政府信息公开产生行政复议案件2件。", [("CATEGORY", "行政复议"), ("COUNT", "2件")])
+    assert rec["reconsiderations"] == 2 and "made" not in rec["facts"][0]["cues"]
