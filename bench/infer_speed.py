@@ -61,10 +61,13 @@ def real_documents() -> tuple[list[Path], list]:
     return real, [read_document(p) for p in real]
 
 
+RUNTIME = "torch"  # --runtime: the forward pass in torch or ONNX Runtime, end to end and bare alike
+
+
 def run_infer_child(paths: list[Path], out: Path, model: Path, batch_size: int, workers: int) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one `infer.py` run in a child process."""
     cmd = [sys.executable, str(ROOT / "infer.py"), *map(str, paths), "--out", str(out), "--model", str(model),
-           "--batch-size", str(batch_size), "--workers", str(workers)]
+           "--batch-size", str(batch_size), "--workers", str(workers), "--runtime", RUNTIME]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TQDM_DISABLE": "1"})
     _, status, usage = os.wait4(proc.pid, 0)
@@ -82,7 +85,7 @@ def forward_seconds(model: Path, texts: list[str], batch_size: int) -> float:
     from nianbao.model import Tagger, simplified
 
     torch.set_num_threads(os.cpu_count() or 1)
-    tagger = Tagger.load(model)
+    tagger = Tagger.load(model, runtime=RUNTIME)
     windows = [v[s:e] for v in map(simplified, texts) for s, e in make_windows(v, tagger.max_len, tagger.stride)]
     tagger.window_probs(windows[:batch_size], batch_size=batch_size)  # warm-up
     start = time.perf_counter()
@@ -108,14 +111,14 @@ def by_length(model: Path, texts: list[str], lengths: list[int], batch_size: int
         seconds, rss = run_infer_child([path], tmp / f"out{length}", model, batch_size, 1)
         sample = path.read_text(encoding="utf-8")[: min(length, 1_000_000)]
         fwd = len(sample) / forward_seconds(model, [sample], batch_size)
-        e2e = length / (seconds - startup) if seconds > 1.2 * startup else float("nan")  # too short to tell
+        e2e = length / (seconds - startup) if seconds > 2 * startup else float("nan")  # too short to tell
         rows.append((length, seconds, startup, e2e, fwd, rss))
         print(f"  {length:>10,} chars: {seconds:.1f} s, {e2e:,.0f} chars/s, {rss / 1024:,.0f} MiB", file=sys.stderr, flush=True)
     return rows
 
 
 def print_length_table(rows: list[tuple], model: Path) -> None:
-    print(f"model {model}, {os.cpu_count()} CPU threads; start-up {rows[0][2]:.1f} s taken out "
+    print(f"model {model} ({RUNTIME}), {os.cpu_count()} CPU threads; start-up {rows[0][2]:.1f} s taken out "
           "(nan: the run was too short to tell it from the start-up)")
     print("| report length (chars) | end-to-end s | end-to-end chars/s | bare forward chars/s | end-to-end / forward time | peak RSS |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -130,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="forward pass in torch or ONNX Runtime")
     parser.add_argument("--lengths", default=None,
                         help="comma-separated report lengths in characters (1e3,1e4,...): one report each, instead of --reports")
     args = parser.parse_args(argv)
+    global RUNTIME
+    RUNTIME = args.runtime
 
     real, docs = real_documents()
     with tempfile.TemporaryDirectory() as tmp:

@@ -287,8 +287,12 @@ def onnx_session(model: Any, path: Path, quantized: bool) -> Any:
     read-only, named by a hash of the weights file, so a retrained model is exported again."""
     import os
 
-    import onnxruntime as ort
     import torch
+
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise RuntimeError("runtime onnx needs ONNX Runtime: pip install 'nianbao[onnx]'") from None
 
     weights = next((path / n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).exists()), None)
     stamp = hashlib.sha256(f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}".encode() if weights else b"").hexdigest()[:12]

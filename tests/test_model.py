@@ -237,6 +237,7 @@ def test_onnx_runtime_gives_the_torch_probabilities_and_caches_its_export(char_d
     torch's probabilities; the int8 one stays close; a model_version says which ran."""
     import shutil
 
+    pytest.importorskip("onnxruntime")
     model_dir = tmp_path / "model"
     shutil.copytree(char_dir, model_dir)
     torch_tagger = Tagger.load(model_dir, quantize=False)
