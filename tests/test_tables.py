@@ -41,6 +41,20 @@ def _offsets_hold(doc, cells) -> None:
 # ----------------------------------------------------------------------------- real shapes
 
 
+
+def chinese_canvas(path, size: int):
+    """A reportlab canvas on A4 writing in a CJK font reportlab ships (STSong-Light), for drawn test PDFs."""
+    pytest.importorskip("reportlab")
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("STSong-Light", size)
+    return pdf
+
 def test_pipe_rows_2019_layout():
     """Cells joined by ' | ' on one line, 2019 headers split by a space (本年新 制作数量)."""
     doc, tables, cells = _real("c101")
@@ -266,16 +280,8 @@ def test_html_table_balance_fails_when_numbers_disagree(tmp_path):
 
 def test_pdf_table_with_spaces_in_cells(tmp_path):
     """A PDF drawn with reportlab: cells separated by spaces, a number and its unit apart."""
-    pytest.importorskip("reportlab")
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     path = tmp_path / "report.pdf"
-    pdf = canvas.Canvas(str(path), pagesize=A4)
-    pdf.setFont("STSong-Light", 10)
+    pdf = chinese_canvas(path, 10)
     lines = [
         [("二、主动公开政府信息情况", 40)],
         [("信息内容", 40), ("本年制发件数", 160), ("本年废止件数", 260), ("现行有效件数", 360)],
@@ -332,7 +338,7 @@ def test_tab_separated_rows_and_group_totals():
 
 # ----------------------------------------------------------------------------- the record's `tables` (SPEC §5)
 
-from national_pdf import GROUPS, expected_values, write_national_pdf  # noqa: E402
+from national_pdf import GROUPS, write_national_pdf  # noqa: E402
 
 from nianbao.records import build_facts, build_record, read_tables  # noqa: E402
 
@@ -385,18 +391,10 @@ def test_pdf_national_layout_every_cell_under_its_keys(tmp_path, layout):
 
 
 def test_narrative_page_in_a_ruled_frame_is_not_read_as_table_rows(tmp_path):
-    pytest.importorskip("reportlab")
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
     from national_pdf import NARRATIVE
 
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     path = tmp_path / "framed.pdf"
-    pdf = canvas.Canvas(str(path), pagesize=A4)
-    pdf.setFont("STSong-Light", 11)
+    pdf = chinese_canvas(path, 11)
     pdf.rect(40, 60, 515, 720)  # a frame round the page and a rule under every line of text
     y = 750
     for _ in range(20):
@@ -407,8 +405,7 @@ def test_narrative_page_in_a_ruled_frame_is_not_read_as_table_rows(tmp_path):
     doc = read_document(path)
     assert "|" not in doc.clean and doc.clean.count("\n") >= 19
     two_columns = tmp_path / "two-columns.pdf"  # running text in two ruled columns
-    pdf = canvas.Canvas(str(two_columns), pagesize=A4)
-    pdf.setFont("STSong-Light", 10)
+    pdf = chinese_canvas(two_columns, 10)
     pdf.rect(40, 60, 515, 720)
     pdf.line(297, 60, 297, 780)
     y = 750
@@ -545,16 +542,8 @@ def test_group_label_printed_after_its_sub_rows_2021_other_processing():
 def test_unruled_pdf_wrapped_labels_and_group_label_between_sub_rows(tmp_path):
     """A PDF table without rules: cells apart by spaces, a long row label wrapped with its numbers
     on the second line, the group label printed on a line of its own between its sub-rows."""
-    pytest.importorskip("reportlab")
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     path = tmp_path / "unruled.pdf"
-    pdf = canvas.Canvas(str(path), pagesize=A4)
-    pdf.setFont("STSong-Light", 9)
+    pdf = chinese_canvas(path, 9)
     xs = [250 + 40 * k for k in range(7)]
     y = 780
 
