@@ -14,15 +14,13 @@ imports the other.
 from __future__ import annotations
 
 import bisect
-import ctypes
-import ctypes.util
 import traceback
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
 from .linking import ensure_ids, link
+from .memory import release
 from .paths import PROJECT_ROOT
 from .records import build_facts, build_record, read_tables
 from .repair import snap_counts
@@ -191,15 +189,6 @@ def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str, res
     return build_record(doc, facts, spans_for_record(doc, spans), sha256=sha256, model_version=model_version, tables=tables)
 
 
-@lru_cache(maxsize=1)
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None where the C library has none (macOS, musl)."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
 class FreeMemoryRelease:
     """Hands memory freed by past batches back to the OS, every `every` batches.
 
@@ -215,9 +204,8 @@ class FreeMemoryRelease:
 
     def after_batch(self) -> None:
         self.batches += 1
-        trim = _malloc_trim()
-        if trim is not None and self.batches % self.every == 0:
-            trim(0)
+        if self.batches % self.every == 0:
+            release()
 
 
 _MEMORY = FreeMemoryRelease()
