@@ -35,9 +35,9 @@ from typing import Iterable, Iterator
 
 from .pipeline import DEFAULT_MODEL_DIR, Job, ModelMissing, Predictor, check_model_dir, iter_batch, make_predictor, run_batch
 from .records import iter_records
+from .report import PAGES_DIR, page_name
 RECORDS = "records.jsonl"
 ERRORS = "errors.jsonl"
-PARTS_DIR = "pages"  # one HTML page per report, written as it finishes; report.html is their index (nianbao.report.PAGES_DIR)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -253,7 +253,7 @@ def default_inputs() -> list[str]:
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / PARTS_DIR).mkdir(exist_ok=True)
+    (out_dir / PAGES_DIR).mkdir(exist_ok=True)
     records_path, errors_path = out_dir / RECORDS, out_dir / ERRORS
     repair_torn_tail(records_path)
     model_dir = Path(args.model) if args.model else DEFAULT_MODEL_DIR
@@ -277,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
                 failed += 1
                 _report_error(errors_path, job.path, job.doc_id, error)
                 continue
-            write_atomic_html(out_dir / PARTS_DIR / f"{job.doc_id}.html", page)
+            write_atomic_html(out_dir / PAGES_DIR / page_name(job.doc_id), page)
             records.append(record)
             done += 1
     finally:
@@ -345,7 +345,7 @@ def finish_outputs(out_dir: Path) -> None:
     from .report import write_csvs, write_html
 
     write_csvs(out_dir / RECORDS, out_dir / "facts.csv", out_dir / "records.csv")
-    write_html(out_dir / RECORDS, out_dir / PARTS_DIR, out_dir / "report.html")
+    write_html(out_dir / RECORDS, out_dir / PAGES_DIR, out_dir / "report.html")
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -467,7 +468,7 @@ class Tagger:
 
         views = list(views) if views is not None else [simplified(t) for t in texts]
         rule_features = uses_rule_features(self.model.config)
-        pending: list[tuple[int, int]] = []  # (text index, window index) waiting for the model
+        pending: deque[tuple[int, int]] = deque()  # (text index, window index) waiting for the model
         states: dict[int, _DocState] = {}
         next_doc = 0
 
@@ -487,7 +488,7 @@ class Tagger:
                     yield i, finished(i)
                     continue
                 pending.extend((i, k) for k in range(len(windows)))
-            chunk, pending = pending[:chunk_windows], pending[chunk_windows:]
+            chunk = [pending.popleft() for _ in range(min(chunk_windows, len(pending)))]  # no copy of the rest
             if not chunk:
                 continue
             windows_text = [views[i][slice(*states[i].windows[k])] for i, k in chunk]
