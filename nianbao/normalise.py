@@ -671,11 +671,15 @@ def _self_named_region(head: str) -> tuple[int, int] | None:
     return at, at + len(name)
 
 
+_LEADING_VERB = re.compile("^.*(?:通过|依托|登录|登陆|访问|浏览|按照|根据|关于|经过|利用|结合)")
+
+
 def _trim_to_place(name: str) -> str:
-    """`通过某市人民政府` → `某市人民政府`: the place name is the run before the level that no
-    function word breaks."""
-    at = len(name) - 4  # position after the level character
-    return name[_place_before(name, at - 1) :] if at > 0 else name
+    """`通过某市人民政府` → `某市人民政府`: the place is the run before the level character that
+    neither a function character nor a leading verb breaks."""
+    at = len(name) - 5  # index of the level character
+    place = name[_place_before(name, at) : at + 1]
+    return _LEADING_VERB.sub("", place) + name[at + 1 :]
 
 
 def _repeated_name(head: str) -> tuple[int, int] | None:
