@@ -451,6 +451,7 @@ _LEVEL = "省市县区镇乡旗州盟"
 _NOT_IN_PLACE = set("的与和及请在由将布向现年度了对为按据是从经于、日间期")  # words that end the phrase before a place name
 _PLACE_CHAR = "(?:(?![" + "".join(sorted(_NOT_IN_PLACE)) + "])[\\u4e00-\\u9fff])"
 _REGION = f"{_PLACE_CHAR}{{1,12}}?[{_LEVEL}]"  # a place name: no function word inside
+_PLACE = f"{_PLACE_CHAR}{{1,12}}?(?<!全)[{_LEVEL}]"  # ... and not `(指导)全省`, the whole area
 _HEAD = 1500  # the opening where a report names its body: only this much is read, so the cost is flat
 _SUBJECT_VERB = "(?:坚持|认真|按照|深入|严格|始终|紧紧|以|在|继续|进一步|围绕|全面|扎实|持续|高度|积极)"
 # Where a report names its body, most telling first. Each pattern's `agency` group is a candidate;
@@ -468,6 +469,7 @@ _BODY_AGENCY = (
 )
 # The page's metadata table: a label cell, the value in the next cell or under it in the next row.
 _TABLE_LABELS = {"发布机构", "发布单位", "信息来源", "来源"}
+_AGENCY_CELL = re.compile(_AGENCY)
 # The contact line: `如对本报告有任何疑问,请与某局办公室联系(地址…)`; the unit named is the body or one of its offices.
 _CONTACT = re.compile(
     r"(?:疑问|意见|建议)[^。\n]{0,40}?(?:请与|请联系|直接与)[:：]?\s*"
@@ -484,12 +486,12 @@ _LATE_AGENCY = (
     re.compile(f"(?:做好|推进|加强)(?P<agency>{_AGENCY})(?:政府)?(?:信息|政务)公开工作"),
     # a sentence about a region's disclosure work of the year: `某市2016年政府信息公开工作,…`
     re.compile(
-        f"(?:^|[。\\n]|{_YEAR}\\s*年度?[,，])\\s*(?P<agency>{_REGION})(?:{_YEAR}\\s*年度?)?(?:政府)?(?:信息|政务)公开工作"
+        f"(?:^|[。\\n]|{_YEAR}\\s*年度?[,，])\\s*(?P<agency>{_PLACE})(?:{_YEAR}\\s*年度?)?(?:政府)?(?:信息|政务)公开工作"
         f"(?:[,，]|{_SUBJECT_VERB})",
         re.MULTILINE,
     ),
     # a region's summary report: `某省各级政府重视…`, `某市各级行政机关…`
-    re.compile(f"(?:^|[。\\n,，])\\s*(?P<agency>{_REGION})各级(?:人民)?(?:政府|行政机关)", re.MULTILINE),
+    re.compile(f"(?:^|[。\\n,，])\\s*(?P<agency>{_PLACE})各级(?:人民)?(?:政府|行政机关)", re.MULTILINE),
 )
 _PERIOD_YEAR = re.compile(f"{_YEAR}\\s*(?:年\\s*1\\s*月\\s*1\\s*日|-0?1-0?1(?!\\d)|年\\s*12\\s*月\\s*31\\s*日|-12-31(?!\\d))")
 _BODY_YEAR = re.compile(f"{_YEAR}\\s*年度")
@@ -545,13 +547,14 @@ def _first_line_agency(opening: list[tuple[int, str]]) -> tuple[int, int] | None
 
 
 def _opening_lines(text: str, n: int) -> list[tuple[int, str]]:
+    """(start, line) of the first `n` non-blank lines; the rest of the text is not split."""
     out, pos = [], 0
-    for line in text.split("\n"):
-        if line.strip():
-            out.append((pos, line))
-        pos += len(line) + 1
-        if len(out) >= n:
-            break
+    while pos <= len(text) and len(out) < n:
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        if text[pos:end].strip():
+            out.append((pos, text[pos:end]))
+        pos = end + 1
     return out
 
 
@@ -733,17 +736,16 @@ def _cells(line: str) -> list[tuple[int, str]]:
 
 def _table_agency(opening: list[tuple[int, str]]):
     """The publisher of a page's metadata table (`发布机构 | 某局` or `发布机构` over `某局`)."""
-    agency = re.compile(_AGENCY)
     for k, (start, line) in enumerate(opening):
         if start >= _HEAD or "|" not in line:
             continue
-        cells = _cells(line)
+        cells = _cells(line[:_HEAD])
         for j, (_, cell) in enumerate(cells):
             if cell.rstrip(":：").strip() not in _TABLE_LABELS:
                 continue
-            below = _cells(opening[k + 1][1]) if k + 1 < len(opening) and "|" in opening[k + 1][1] else []
+            below = _cells(opening[k + 1][1][:_HEAD]) if k + 1 < len(opening) and "|" in opening[k + 1][1] else []
             for row_start, row, col in ((start, cells, j + 1), (opening[k + 1][0] if below else 0, below, j)):
-                if col < len(row) and agency.fullmatch(row[col][1]):
+                if col < len(row) and _AGENCY_CELL.fullmatch(row[col][1]):
                     off, value = row[col]
                     yield row_start + off, row_start + off + len(value)
                     break
@@ -879,6 +881,6 @@ _NOT_A_START = ("我", "本", "该", "对", "在", "按照", "为", "协调", "�
 
 def _not_a_name(name: str) -> bool:
     return (
-        len(name) < 2 or name.startswith(_NOT_A_START) or name[-2:] in _WHOLE_AREA
+        len(name) < 2 or name.startswith(_NOT_A_START) or name in _WHOLE_AREA
         or name in _NOT_AGENCY or name in _NOT_A_NAME
     )

@@ -134,3 +134,8 @@ def test_only_the_opening_is_read():
     filler = "主动公开各类信息。" * 200  # 1,800 characters
     assert agency("一、总体情况\n" + filler + "如对本报告有疑问,请与青石县水务局联系。") is None
     assert agency("一、总体情况\n如对本报告有疑问,请与青石县水务局联系。" + filler) == "青石县水务局"
+
+
+def test_a_place_with_quan_in_its_name_is_not_the_whole_area():
+    assert agency("万全区2020年政府信息公开工作年度报告\n一、总体情况") == "万全区"
+    assert agency("一、概述\n督促全省各级政府按时公开。") is None
