@@ -827,11 +827,14 @@ def _refine_agency(simplified: str, span: tuple[int, int] | None) -> tuple[int, 
 
     Every result is a range of the report's own text (nothing is invented): a name cut at its
     front (`公安局`, `市卫生健康局`) takes the place name printed before it elsewhere in the opening
-    (`靖宇县公安局`); a region-only title (`辽宁省2019年…报告`) takes the region's 人民政府 where the
-    opening names it; the disclosure office that compiled a government's report gives the
-    government (`南平市人民政府信息公开工作领导小组办公室` → `南平市人民政府`); the 政府 of
-    `政府信息公开` is not part of a ministry's name (`公安部政府信息公开` → `公安部`); self-references
-    (`我乡`, `本单位`) and bare levels (`区政府`, `街道`) are not names.
+    (`靖宇县公安局`); a region-only title (`辽宁省2019年…报告`) or a short `某县政府` takes the
+    region's 人民政府 where the opening names it (else it stays the region); a unit gives the body it
+    belongs to: its disclosure office (`南平市人民政府信息公开工作领导小组办公室` → `南平市人民政府`,
+    `某区政府信息公开办公室` → `某区`), a section (`某局办公室`, `某市人民政府办公厅信息处`); a short
+    name the report declares (`(以下简称某办)`) gives the full one; the 政府 of `政府信息公开` is not
+    part of a ministry's name (`公安部政府信息公开` → `公安部`); self-references (`我乡`, `本单位`),
+    prepositions (`在国务院…`), phrases (`推进和规范政府`), spam and bare levels (`区政府`, `街道`)
+    are not names.
     """
     if span is None:
         return None
@@ -844,9 +847,6 @@ def _refine_agency(simplified: str, span: tuple[int, int] | None) -> tuple[int, 
         return None
     if any(term in name for term in _NAME_SPAM):
         return None  # a mirror site's domain or spam printed in place of the place name
-    full = _declared_full_name(head, name)
-    if full:
-        return full
     if name.endswith("政府") and not name.endswith("人民政府") and simplified[b : b + 4] == "信息公开":
         # the 政府 of `政府信息公开` after a name: `公安部政府信息公开` is 公安部's; after a bare level
         # (`区政府信息公开…`) or a phrase (`推进和规范政府信息公开`) there is no body
