@@ -794,7 +794,7 @@ def _declared_full_name(head: str, name: str) -> tuple[int, int] | None:
 
 _REGION_ONLY = re.compile(f"^[\u4e00-\u9fff]{{1,12}}[{_LEVEL}]$")
 _WHOLE_AREA = {"全" + level for level in _LEVEL}  # `全省` is the whole area the report covers, not a body
-_NOT_A_NAME = {"乡镇", "部门", "街道"}  # never a body's name, not even a front-cut one to complete
+_NOT_A_NAME = {"乡镇", "部门", "街道", "办公室", "办公厅", "办事处", "委员会", "党政办", "综合办"}  # never a body's name, not even a front-cut one to complete
 _GENERIC = _NOT_A_NAME | {"政府", "乡镇街道", "乡政府", "镇政府", "区政府", "县政府", "市政府", "省政府"}
 _PLACE_MAX = 8
 

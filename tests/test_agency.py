@@ -139,3 +139,7 @@ def test_only_the_opening_is_read():
 def test_a_place_with_quan_in_its_name_is_not_the_whole_area():
     assert agency("万全区2020年政府信息公开工作年度报告\n一、总体情况") == "万全区"
     assert agency("一、概述\n督促全省各级政府按时公开。") is None
+
+
+def test_a_bare_unit_word_is_no_name():
+    assert agency("一、概述\n政府信息公开工作由办公室负责,各科室配合。") is None
