@@ -794,7 +794,7 @@ def _declared_full_name(head: str, name: str) -> tuple[int, int] | None:
 
 _REGION_ONLY = re.compile(f"^[\u4e00-\u9fff]{{1,12}}[{_LEVEL}]$")
 _WHOLE_AREA = {"全" + level for level in _LEVEL}  # `全省` is the whole area the report covers, not a body
-_NOT_A_NAME = {"乡镇", "部门", "街道", "办公室", "办公厅", "办事处", "委员会", "党政办", "综合办"}  # never a body's name, not even a front-cut one to complete
+_NOT_A_NAME = {"乡镇", "部门", "街道"}  # never a body's name, not even a front-cut one to complete
 _GENERIC = _NOT_A_NAME | {"政府", "乡镇街道", "乡政府", "镇政府", "区政府", "县政府", "市政府", "省政府"}
 _PLACE_MAX = 8
 
@@ -879,8 +879,11 @@ _ENDS_AS_BODY = re.compile(f"[\u4e00-\u9fff]*?(?:{_SUFFIX}|街|部)")
 _NOT_A_START = ("我", "本", "该", "对", "在", "按照", "为", "协调", "确保", "把")  # a self-reference or a preposition
 
 
+_UNIT_WORD = re.compile("(?:党政|综合|党政综合)?(?:办公室|办公厅|办)|办事处|委员会")  # whose office? no body named
+
+
 def _not_a_name(name: str) -> bool:
     return (
         len(name) < 2 or name.startswith(_NOT_A_START) or name in _WHOLE_AREA
-        or name in _NOT_AGENCY or name in _NOT_A_NAME
+        or name in _NOT_AGENCY or name in _NOT_A_NAME or _UNIT_WORD.fullmatch(name) is not None
     )
