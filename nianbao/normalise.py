@@ -665,8 +665,7 @@ def _self_named_region(head: str) -> tuple[int, int] | None:
     if len(levels) != 1 or _SELF_OFFICE.search(head):
         return None
     level = levels.pop()
-    found = {m.group(): m.span() for m in re.finditer(f"[\u4e00-\u9fff]{{1,12}}?{level}人民政府", head)}
-    names = {_trim_to_place(name) for name in found}
+    names = {_trim_to_place(m.group()) for m in re.finditer(f"[\u4e00-\u9fff]{{1,12}}?{level}人民政府", head)}
     if len(names) != 1:
         return None
     name = names.pop()
