@@ -439,24 +439,59 @@ _SUFFIX = (
     r"镇|乡|县|区|市|省|旗|州|盟|所)"
 )
 _AGENCY = f"[\u4e00-\u9fff]{{1,30}}?{_SUFFIX}"
-_AGENCY_AT_END = re.compile(f"(?:^|[^\u4e00-\u9fff])(?:现将|现公布|现公开|公布|特编制|编制|根据|关于|由)?({_AGENCY})$")
+# Before a title's year a body may also end in 街, the short form of 街道 (`某某街2021年…报告`); only there,
+# where the name runs up to the year, is that safe (elsewhere `牛街乡` would be cut at 街).
+_AGENCY_AT_END = re.compile(
+    f"(?:^|[^\u4e00-\u9fff])(?:现将|现公布|现公开|公布|特编制|编制|根据|关于|由)?([\u4e00-\u9fff]{{1,30}}?(?:{_SUFFIX}|街))$"
+)
 _AGENCY_LINE = re.compile(f"^\\s*({_AGENCY})(?:\\s|$)")
 _TITLE_MAX = 60  # a title is a short line; longer lines are sentences
-_PUBLISH = r"(?:现将|现公布|现公开|现发布|特编制|编制|公布|发布)了?《?"
+_PUBLISH = r"(?:现将|现公布|现公开|现发布|特编制|编制形成|编制|公布|发布)了?《?"
+_LEVEL = "省市县区镇乡旗州盟"
+_NOT_IN_PLACE = set("的与和及请在由将布向现年度了对为按据是从经于、日间期")  # words that end the phrase before a place name
+_PLACE_CHAR = "(?:(?![" + "".join(sorted(_NOT_IN_PLACE)) + "])[\\u4e00-\\u9fff])"
+_REGION = f"{_PLACE_CHAR}{{1,12}}?[{_LEVEL}]"  # a place name: no function word inside
+_PLACE = f"{_PLACE_CHAR}{{1,12}}?(?<!全)[{_LEVEL}]"  # ... and not `(指导)全省`, the whole area
+_HEAD = 1500  # the opening where a report names its body: only this much is read, so the cost is flat
+_SUBJECT_VERB = "(?:坚持|认真|按照|深入|严格|始终|紧紧|以|在|继续|进一步|围绕|全面|扎实|持续|高度|积极)"
+# Where a report names its body, most telling first. Each pattern's `agency` group is a candidate;
+# the first candidate that survives `_refine_agency` is the body.
 _BODY_AGENCY = (
     re.compile(f"{_PUBLISH}(?P<agency>{_AGENCY}){_YEAR}\\s*年度?{_REPORT}"),
     re.compile(f"{_PUBLISH}{_YEAR}\\s*年度?(?P<agency>{_AGENCY})(?:政府)?(?:信息|政务)公开"),
-    re.compile(f"由(?P<agency>{_AGENCY})(?:根据|依据|按照|结合|编制|负责|综合|在)"),
-    re.compile(f"[,。;]\\s*(?P<agency>{_AGENCY})(?:根据|编制了)"),
-    re.compile(f"(?:信息来源|发布机构|来源)\\s*[:：|]\\s*(?P<agency>{_AGENCY})(?:\\s|\\||$)", re.MULTILINE),
-    # the subject of the first sentence of the overview: `2025年,辽宁省人民政府办公厅坚持…`
+    # the compiler: `由某局编制`; joint bodies print as `由甲局、乙队(以下简称…)编制` (the first is kept)
     re.compile(
-        f"{_YEAR}\\s*年(?:度|以来)?[,，]\\s*(?P<agency>{_AGENCY})"
-        "(?:坚持|认真|按照|深入|严格|始终|紧紧|以|在|继续|进一步|围绕|全面|扎实|持续|高度|积极)"
+        f"由(?P<agency>{_AGENCY})(?:[、·•][\u4e00-\u9fff]{{2,30}}?)?(?:[(（]以?下?简称[^)）]{{1,20}}[)）])?"
+        "(?:根据|依据|按照|结合|编制|负责|综合|汇总|在)"
     ),
-    # last: the body whose reports were summed, or whose disclosure work the report is about
+    re.compile(f"[,。;]\\s*(?P<agency>{_AGENCY})(?:根据|(?:编制|撰写|编写)了)"),
+    re.compile(f"(?:信息来源|发布机构|来源)\\s*[:：|]\\s*(?P<agency>{_AGENCY})(?:\\s|\\||$)", re.MULTILINE),
+)
+# The page's metadata table: a label cell, the value in the next cell or under it in the next row.
+_TABLE_LABELS = {"发布机构", "发布单位", "信息来源", "来源"}
+_AGENCY_CELL = re.compile(_AGENCY)
+# The contact line: `如对本报告有任何疑问,请与某局办公室联系(地址…)`; the unit named is the body or one of its offices.
+_CONTACT = re.compile(
+    r"(?:疑问|意见|建议)[^。\n]{0,40}?(?:请与|请联系|直接与)[:：]?\s*"
+    r"(?P<agency>[\u4e00-\u9fff]{2,40}?)(?=联系|[(（,，;；。:：、\s]|$)"
+)
+_LATE_AGENCY = (
+    # the subject of the first sentence of the overview: `2025年,辽宁省人民政府办公厅坚持…`, or of the
+    # clause after the circumstances: `在县委的领导下,某镇认真贯彻…`
+    re.compile(
+        f"(?:{_YEAR}\\s*年(?:度|以来|底|末|\\d{{1,2}}月(?:\\d{{1,2}}日)?)?|下)[,，]\\s*(?P<agency>{_AGENCY})(?:{_SUBJECT_VERB}|通过)"
+    ),
+    # the body whose reports were summed, or whose disclosure work the report is about
     re.compile(f"(?:汇总|在){_YEAR}\\s*年度?(?P<agency>{_AGENCY})的?(?:政府)?(?:信息|政务)公开"),
     re.compile(f"(?:做好|推进|加强)(?P<agency>{_AGENCY})(?:政府)?(?:信息|政务)公开工作"),
+    # a sentence about a region's disclosure work of the year: `某市2016年政府信息公开工作,…`
+    re.compile(
+        f"(?:^|[。\\n]|{_YEAR}\\s*年度?[,，])\\s*(?P<agency>{_PLACE})(?:{_YEAR}\\s*年度?)?(?:政府)?(?:信息|政务)公开工作"
+        f"(?:[,，]|{_SUBJECT_VERB})",
+        re.MULTILINE,
+    ),
+    # a region's summary report: `某省各级政府重视…`, `某市各级行政机关…`
+    re.compile(f"(?:^|[。\\n,，])\\s*(?P<agency>{_PLACE})各级(?:人民)?(?:政府|行政机关)", re.MULTILINE),
 )
 _PERIOD_YEAR = re.compile(f"{_YEAR}\\s*(?:年\\s*1\\s*月\\s*1\\s*日|-0?1-0?1(?!\\d)|年\\s*12\\s*月\\s*31\\s*日|-12-31(?!\\d))")
 _BODY_YEAR = re.compile(f"{_YEAR}\\s*年度")
@@ -494,7 +529,7 @@ def find_agency_year(text: str, simplified: str | None = None, lines: int = 15) 
         if agency_span:
             a, b = agency_span
             return TitleInfo(text[a:b], year or line_year or _body_year(simplified), title_at)
-    body = _refine_agency(simplified, _first_line_agency(opening) or _body_agency_span(simplified))
+    body = _refine_agency(simplified, _first_line_agency(opening)) or _body_agency_span(simplified, opening)
     return TitleInfo(text[body[0] : body[1]] if body else None, year or _body_year(simplified), title_at)
 
 
@@ -512,13 +547,14 @@ def _first_line_agency(opening: list[tuple[int, str]]) -> tuple[int, int] | None
 
 
 def _opening_lines(text: str, n: int) -> list[tuple[int, str]]:
+    """(start, line) of the first `n` non-blank lines; the rest of the text is not split."""
     out, pos = [], 0
-    for line in text.split("\n"):
-        if line.strip():
-            out.append((pos, line))
-        pos += len(line) + 1
-        if len(out) >= n:
-            break
+    while pos <= len(text) and len(out) < n:
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        if text[pos:end].strip():
+            out.append((pos, text[pos:end]))
+        pos = end + 1
     return out
 
 
@@ -572,7 +608,7 @@ def _title_agency(simplified: str, opening: list[tuple[int, str]], idx: int, spa
             m = _AGENCY_LINE.match(nline)
             if m and m.group(1).startswith(name) and len(m.group(1)) > len(name):
                 return nstart + m.start(1), nstart + m.end(1)
-    body = _body_agency_span(simplified, _BODY_AGENCY[:2])
+    body = next(_candidates(simplified, _BODY_AGENCY[:2]), None)
     if body and simplified[body[0] : body[1]].startswith(name) and body[1] - body[0] > len(name):
         return body
     return a, b
@@ -591,8 +627,79 @@ def _body_year(simplified: str) -> int | None:
     return years.most_common(1)[0][0] if years else None
 
 
-def _body_agency_span(simplified: str, patterns=_BODY_AGENCY) -> tuple[int, int] | None:
-    head = simplified[:1500]
+def _body_agency_span(simplified: str, opening: list[tuple[int, str]] | None = None) -> tuple[int, int] | None:
+    """The first candidate, in the order of `_sources`, that `_refine_agency` keeps."""
+    for span in _sources(simplified, opening or []):
+        refined = _refine_agency(simplified, span)
+        if refined:
+            return refined
+    return None
+
+
+def _sources(simplified: str, opening: list[tuple[int, str]]):
+    """Candidate ranges where the opening names its body: the sentences that say who compiled the
+    report, the page's metadata, the contact line, then the subjects of the first sentences."""
+    head = simplified[:_HEAD]
+    yield from _candidates(simplified, _BODY_AGENCY)
+    yield from _table_agency(opening)
+    for m in _CONTACT.finditer(head):
+        yield m.span("agency")
+    yield from _candidates(simplified, _LATE_AGENCY)
+    for last in (_repeated_name(head), _self_named_region(head)):
+        if last:
+            yield last
+
+
+# A place-qualified name at the start of a clause (`:某镇人民政府利用…`, `2023年,某镇人民政府…`).
+_CLAUSE_NAME = re.compile(f"(?<![\u4e00-\u9fff])(?:年度?)?({_REGION}(?:人民政府|政府|[^,。、;:()\\s]{{0,12}}?(?:局|委员会|办事处)))")
+
+
+_SELF_REGION = re.compile(f"[本我]([{_LEVEL}])")
+_SELF_OFFICE = re.compile("[本我](?:局|委|办|厅|院|署|单位|机关|部门|中心|处|所|站|队)")
+
+
+def _self_named_region(head: str) -> tuple[int, int] | None:
+    """A report that calls itself only `本市`/`我县` (never `我局`, `本单位`) is the region's own; its
+    government is the one 人民政府 of that level the opening prints (`通过某市人民政府网站`)."""
+    levels = set(_SELF_REGION.findall(head))
+    if len(levels) != 1 or _SELF_OFFICE.search(head):
+        return None
+    level = levels.pop()
+    names = {_trim_to_place(m.group()) for m in re.finditer(f"[\u4e00-\u9fff]{{1,12}}?{level}人民政府", head)}
+    if len(names) != 1:
+        return None
+    name = names.pop()
+    at = head.find(name)
+    return at, at + len(name)
+
+
+_LEADING_VERB = re.compile("^.*(?:通过|依托|登录|登陆|访问|浏览|按照|根据|关于|经过|利用|结合)")
+
+
+def _trim_to_place(name: str) -> str:
+    """`通过某市人民政府` → `某市人民政府`: the place is the run before the level character that
+    neither a function character nor a leading verb breaks."""
+    at = len(name) - 5  # index of the level character
+    place = name[_place_before(name, at) : at + 1]
+    return _LEADING_VERB.sub("", place) + name[at + 1 :]
+
+
+def _repeated_name(head: str) -> tuple[int, int] | None:
+    """Last resort: the name that opens at least three clauses of the opening is the body talking
+    about itself (a report whose title and compiler line are missing or spam)."""
+    counts: Counter[str] = Counter()
+    first: dict[str, tuple[int, int]] = {}
+    for m in _CLAUSE_NAME.finditer(head):
+        counts[m.group(1)] += 1
+        first.setdefault(m.group(1), m.span(1))
+    if not counts:
+        return None
+    name, times = counts.most_common(1)[0]
+    return first[name] if times >= 3 else None
+
+
+def _candidates(simplified: str, patterns):
+    head = simplified[:_HEAD]
     for pattern in patterns:
         for m in pattern.finditer(head):
             a, b = m.span("agency")
@@ -600,17 +707,94 @@ def _body_agency_span(simplified: str, patterns=_BODY_AGENCY) -> tuple[int, int]
             trimmed = re.sub(r"^(?:.*?(?:现将|现公布|现公开|公布|编制|关于|由|根据))", "", name)
             a += len(name) - len(trimmed)
             if b - a >= 2 and simplified[a:b] not in _NOT_AGENCY and not simplified[a:b].startswith(("我", "本")):
-                return a, b
+                yield _summed_by_office(simplified, a, b)
+
+
+_SUMMING = re.compile(r"在?(?:综合|汇总)(?:汇总)?各")
+_GOVERNMENT_OFFICE = re.compile(r"^(?P<gov>.+?政府)办公[厅室]$")
+
+
+def _summed_by_office(simplified: str, a: int, b: int) -> tuple[int, int]:
+    """A government's office that compiled the report from its districts' and departments' reports
+    (`由某市政府办公厅综合各区…的报告编制`) reports for the government, not for itself."""
+    m = _GOVERNMENT_OFFICE.match(simplified[a:b])
+    if m and _SUMMING.match(simplified, b):
+        return a, a + len(m.group("gov"))
+    return a, b
+
+
+def _cells(line: str) -> list[tuple[int, str]]:
+    """(offset, text) of each `|`-separated cell of a table row, the text stripped."""
+    out, pos = [], 0
+    for part in line.split("|"):
+        lead = len(part) - len(part.lstrip())
+        out.append((pos + lead, part.strip()))
+        pos += len(part) + 1
+    return out
+
+
+def _table_agency(opening: list[tuple[int, str]]):
+    """The publisher of a page's metadata table (`发布机构 | 某局` or `发布机构` over `某局`)."""
+    for k, (start, line) in enumerate(opening):
+        if start >= _HEAD or "|" not in line:
+            continue
+        cells = _cells(line[:_HEAD])
+        for j, (_, cell) in enumerate(cells):
+            if cell.rstrip(":：").strip() not in _TABLE_LABELS:
+                continue
+            below = _cells(opening[k + 1][1][:_HEAD]) if k + 1 < len(opening) and "|" in opening[k + 1][1] else []
+            for row_start, row, col in ((start, cells, j + 1), (opening[k + 1][0] if below else 0, below, j)):
+                if col < len(row) and _AGENCY_CELL.fullmatch(row[col][1]):
+                    off, value = row[col]
+                    yield row_start + off, row_start + off + len(value)
+                    break
+
+
+_NAME_SPAM = tuple(t for t in _SPAM_TERMS if t not in {"成人", "丁香", "彩票", "国产", "精品", "真人"}) + ("彩票网", "官网")
+_BODY_END = (
+    "人民政府办公室", "人民政府办公厅", "政府办公室", "政府办公厅", "人民政府", "政府", "办事处", "委员会",
+    "管理局", "局", "委", "厅", "院", "署", "办", "街道", "镇", "乡",
+)
+_SUB_UNIT = re.compile(r"[\u4e00-\u9fff]{0,6}?(?:科|处|股)|(?:党政)?(?:综合)?办(?:公室)?")
+_DISCLOSURE_OFFICE = re.compile(r"^(?P<body>.+?)(?:政府)?(?:信息|政务)(?:和政务)?公开[\u4e00-\u9fff]{0,12}?办(?:公室)?$")
+_DECLARED_SHORT = "[(（](?:以下)?简称[:：]?[“\"「]?{}[”\"」]?[)）]"
+
+
+def _unit_body(name: str) -> int:
+    """Length of the body's name within a unit's name: the body whose office or section a contact
+    names (`某局办公室`, `某市人民政府办公厅信息处`), the body whose disclosure office it is
+    (`某局政府信息公开工作领导小组办公室` → `某局`, `某区政府信息公开办公室` → `某区`)."""
+    m = _DISCLOSURE_OFFICE.match(name)
+    if m and len(m.group("body")) >= 2:
+        body = m.group("body")
+        return len(body) + 2 if body.endswith("人民") else len(body)
+    cuts = [  # a government's office is a body of its own, not a section of the government
+        k for k in range(2, len(name))
+        if name[:k].endswith(_BODY_END) and not name[:k].endswith("政府") and _SUB_UNIT.fullmatch(name[k:])
+        and name[k - 1 : k + 1] not in ("办公", "办事") and not name[k:].startswith("办事处")
+    ]
+    return max(cuts) if cuts else len(name)
+
+
+def _declared_full_name(head: str, name: str) -> tuple[int, int] | None:
+    """The full name a report declares for the short one it uses: `某某管理办公室(以下简称某办)`."""
+    m = re.search(_DECLARED_SHORT.format(re.escape(name)), head)
+    if not m:
+        return None
+    k = m.start()
+    while k > 0 and "\u4e00" <= head[k - 1] <= "\u9fff":
+        k -= 1
+    run = head[k : m.start()]
+    full = re.sub(r"^.*(?:由|关于|根据|现将)", "", run)
+    if len(full) > len(name) and re.fullmatch(_AGENCY, full):
+        return m.start() - len(full), m.start()
     return None
 
 
-_LEVEL = "省市县区镇乡旗州盟"
 _REGION_ONLY = re.compile(f"^[\u4e00-\u9fff]{{1,12}}[{_LEVEL}]$")
 _WHOLE_AREA = {"全" + level for level in _LEVEL}  # `全省` is the whole area the report covers, not a body
 _NOT_A_NAME = {"乡镇", "部门", "街道"}  # never a body's name, not even a front-cut one to complete
 _GENERIC = _NOT_A_NAME | {"政府", "乡镇街道", "乡政府", "镇政府", "区政府", "县政府", "市政府", "省政府"}
-_COMPILING_OFFICE = re.compile(r"^(?P<gov>.+?人民政府)(?:信息公开|政务公开|政府信息公开)(?:工作)?(?:领导小组)?办公室$")
-_NOT_IN_PLACE = set("的与和及请在由将布向现年度了对为按据是从经于、日间期")  # words that end the phrase before a place name
 _PLACE_MAX = 8
 
 
@@ -642,27 +826,43 @@ def _refine_agency(simplified: str, span: tuple[int, int] | None) -> tuple[int, 
 
     Every result is a range of the report's own text (nothing is invented): a name cut at its
     front (`公安局`, `市卫生健康局`) takes the place name printed before it elsewhere in the opening
-    (`靖宇县公安局`); a region-only title (`辽宁省2019年…报告`) takes the region's 人民政府 where the
-    opening names it; the disclosure office that compiled a government's report gives the
-    government (`南平市人民政府信息公开工作领导小组办公室` → `南平市人民政府`); the 政府 of
-    `政府信息公开` is not part of a ministry's name (`公安部政府信息公开` → `公安部`); self-references
-    (`我乡`, `本单位`) and bare levels (`区政府`, `街道`) are not names.
+    (`靖宇县公安局`); a region-only title (`辽宁省2019年…报告`) or a short `某县政府` takes the
+    region's 人民政府 where the opening names it (else it stays the region); a unit gives the body it
+    belongs to: its disclosure office (`南平市人民政府信息公开工作领导小组办公室` → `南平市人民政府`,
+    `某区政府信息公开办公室` → `某区`), a section (`某局办公室`, `某市人民政府办公厅信息处`); a short
+    name the report declares (`(以下简称某办)`) gives the full one; the 政府 of `政府信息公开` is not
+    part of a ministry's name (`公安部政府信息公开` → `公安部`); self-references (`我乡`, `本单位`),
+    prepositions (`在国务院…`), phrases (`推进和规范政府`), spam and bare levels (`区政府`, `街道`)
+    are not names.
     """
     if span is None:
         return None
     a, b = span
     if simplified[a] == "度":  # `2021年度` split after 年
         a += 1
+    head = simplified[:_HEAD]
     name = simplified[a:b]
-    if name.startswith(("我", "本", "该", "对")) or name in _WHOLE_AREA or name in _NOT_AGENCY or b - a < 2 or name in _NOT_A_NAME:
+    if _not_a_name(name):
         return None
+    if any(term in name for term in _NAME_SPAM):
+        return None  # a mirror site's domain or spam printed in place of the place name
     if name.endswith("政府") and not name.endswith("人民政府") and simplified[b : b + 4] == "信息公开":
-        if name[:-2] and name[-3] in "部局委厅办院署":
+        # the 政府 of `政府信息公开` after a name: `公安部政府信息公开` is 公安部's; after a bare level
+        # (`区政府信息公开…`) or a phrase (`推进和规范政府信息公开`) there is no body
+        if name in _GENERIC or not (_REGION_ONLY.match(name[:-2]) or _ENDS_AS_BODY.fullmatch(name[:-2])):
+            return None
+        if not _REGION_ONLY.match(name[:-2]):
             return a, b - 2
-    m = _COMPILING_OFFICE.match(name)
-    if m:
-        return a, a + len(m.group("gov"))
-    head = simplified[:1500]
+    b = a + _unit_body(name)
+    name = simplified[a:b]
+    if _not_a_name(name) or not _ENDS_AS_BODY.fullmatch(name):
+        return None
+    full = _declared_full_name(head, name)
+    if full:
+        return full
+    if name.endswith("政府") and not name.endswith("人民政府") and _REGION_ONLY.match(name[:-2]):
+        b -= 2  # `某县政府`: the region's 人民政府 where the opening prints it, else the region
+        name = name[:-2]
     if _REGION_ONLY.match(name):
         found = head.find(name + "人民政府")
         return (found, found + len(name) + 4) if found >= 0 else (a, b)
@@ -670,5 +870,19 @@ def _refine_agency(simplified: str, span: tuple[int, int] | None) -> tuple[int, 
         return a, b  # already names its place (`湖里区人民政府`)
     longer = _longer_printed_form(head, name)
     if longer:
-        return longer
+        return _refine_agency(simplified, longer) if longer[1] - longer[0] > b - a else longer
     return None if name in _GENERIC else (a, b)
+
+
+_ENDS_AS_BODY = re.compile(f"[\u4e00-\u9fff]*?(?:{_SUFFIX}|街|部)")
+_NOT_A_START = ("我", "本", "该", "对", "在", "按照", "为", "协调", "确保", "把")  # a self-reference or a preposition
+
+
+_UNIT_WORD = re.compile("(?:党政|综合|党政综合)?(?:办公室|办公厅|办)|办事处|委员会")  # whose office? no body named
+
+
+def _not_a_name(name: str) -> bool:
+    return (
+        len(name) < 2 or name.startswith(_NOT_A_START) or name in _WHOLE_AREA
+        or name in _NOT_AGENCY or name in _NOT_A_NAME or _UNIT_WORD.fullmatch(name) is not None
+    )

@@ -70,24 +70,35 @@ def _same_body(found: str | None, indexed: str) -> bool:
     return a in b or b in a
 
 
+def _issue_same(found: str | None, indexed: str) -> bool:
+    """Issue 14's measure: equal, or one contains the other, on the Simplified view (no folding)."""
+    if not found:
+        return False
+    a, b = normalise.simplified_view(found), normalise.simplified_view(indexed)
+    return a in b or b in a
+
+
 def test_agency_accuracy(docs):
     """Against the corpus index. Exact agreement is capped by the index itself: its first 70 entries keep a
     region-only title as printed (`唐村镇`, as the record does), later ones name the region's 人民政府, and some
-    names come from the web page around the text, not from the text (`我局` reports): 27 of the 200 index names
-    are printed nowhere in the text, and the index both keeps and expands abbreviations (`自治区北部湾办`) and
-    names a government for a report its office compiled in some entries, the office in others.
+    names come from the web page around the text, not from the text (`我局` reports): none of the 9 reports
+    still missed prints the index's name anywhere in its text, and the index both keeps and expands
+    abbreviations (`自治区北部湾办`) and names a government for a report its office compiled in some entries,
+    the office in others. Reached: exact 73.5 %, issue measure 95.5 %, precision 97.9 %.
     Precision (same body among the reports the reader names) is the figure a user of the records feels."""
     rows = [(docs[i].agency, row["agency"]) for i, row in INDEX.items() if i in docs and row.get("agency")]
     assert rows
     exact = sum(a == b for a, b in rows) / len(rows)
     same = sum(_same_body(a, b) for a, b in rows) / len(rows)
+    issue = sum(_issue_same(a, b) for a, b in rows) / len(rows)
     named = [(a, b) for a, b in rows if a]
     precision = sum(_same_body(a, b) for a, b in named) / len(named)
-    print(f"agency exact {exact:.1%}, same body {same:.1%} over {len(rows)} reports with a named agency; "
-          f"same body {precision:.1%} of the {len(named)} the reader names")
-    assert exact >= 0.6
-    assert same >= 0.8
-    assert precision >= 0.95
+    print(f"agency exact {exact:.1%}, same body {same:.1%} (issue 14's measure {issue:.1%}) over {len(rows)} "
+          f"reports with a named agency; same body {precision:.1%} of the {len(named)} the reader names")
+    assert exact >= 0.7
+    assert same >= 0.93
+    assert issue >= 0.93
+    assert precision >= 0.96
 
 
 @pytest.mark.parametrize(
