@@ -14,7 +14,9 @@ annotated relations are plentiful. The rules, in the order they are tried:
    head count (the latest earlier count that has its own category and no outcome), e.g.
    "收到申请10件，其中予以公开5件" links 5件 to 申请. A clause that opens with 其中, or a count
    that has an outcome, may take its head from the previous sentence.
-5. Otherwise the nearest CATEGORY earlier in the sentence, then later in it.
+5. Otherwise none: a count whose clause names nothing and that has no head count is left unlinked
+   (`共举办行风热线11期` after `7个部门上线`: the nearest category elsewhere in the sentence is mostly
+   something else; dropping that fallback raised linked-fact F1 in each of 3 folds, docs/RECORDS.md).
 
 A bare zero on a line of its own answers the heading line before it: it counts the head of
 that heading's noun phrase (`四、行政复议、行政诉讼情况` / `无。`, GUIDE decision 13).
@@ -179,15 +181,6 @@ def _sentence_start(seg: Segments, pos: int, back: int) -> int:
     return start
 
 
-def _fallback_category(count: Span, categories: list[Span], seg: Segments) -> Span | None:
-    start, end = seg.bounds(count.start, SENTENCE_BREAKS)
-    before = [c for c in _within(categories, start, end) if c.end <= count.start]
-    if before:
-        return before[-1]
-    after = [c for c in _within(categories, start, end) if c.start >= count.end]
-    return after[0] if after else None
-
-
 def answered_heading(text: str, count: Span) -> tuple[int, int] | None:
     """The heading line a bare zero answers (`五、收费及减免情况` / `无。`): [start, end) of the line before
     the count's line when that line holds nothing but the count (GUIDE decision 13), else None."""
@@ -248,9 +241,8 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
         floor = _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES if may_reach_back else 0)
         # heads are in document order: only the last one can lie after the floor
         head = heads[-1][1] if heads and heads[-1][0].start >= floor else None
-        inherited = head or _fallback_category(count, categories, seg)
-        if inherited is not None:
-            category_of[count.id] = [inherited]
+        if head is not None:
+            category_of[count.id] = [head]
     relations = []
     for count in counts:
         for cat in category_of.get(count.id, []):
