@@ -224,6 +224,9 @@ def extend_categories_right(view: str, spans: Sequence[Span], max_gap: int = 4,
     return out
 
 
+ONE_CHAR_NOUN_BEFORE = "、，,；;。(（"
+
+
 def name_counted_nouns(view: str, spans: Sequence[Span], max_chars: int = 8,
                        lexicon_path: str | None = None) -> list[Span]:
     """After a count with a measure word, the noun it counts is its CATEGORY (`48个` + `乡镇`).
@@ -245,7 +248,9 @@ def name_counted_nouns(view: str, spans: Sequence[Span], max_chars: int = 8,
                 and not any(view.startswith(w, end) for w in lex.noun_ends_before):
             end += 1
         stopped_by_limit = end == limit and end < len(view) and _CJK.match(view[end]) is not None
-        if end - span.end >= 2 and not stopped_by_limit:  # a noun cut off by the length limit is no category
+        # one character is a noun only where a list or the clause goes on right after it (`8个镇、120个村(居)委`)
+        single = end - span.end == 1 and end < len(view) and view[end] in ONE_CHAR_NOUN_BEFORE
+        if (end - span.end >= 2 or single) and not stopped_by_limit:  # a noun cut off by the length limit is no category
             added.append(Span(span.end, end, "CATEGORY", 0.5))
     return sorted(ordered + added, key=lambda s: s.start)
 

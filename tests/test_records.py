@@ -326,6 +326,9 @@ def test_a_category_span_holding_only_its_head_noun_reads_its_whole_phrase():
     assert (rec["requests_received"], rec["proactive_total"]) == (3, None)
     rec, _ = record_of("本局共收到5份政府信息公开申请。", [("COUNT", "5份"), ("CATEGORY", "政府信息")])
     assert rec["requests_received"] == 5
+    # `依申请` before the span belongs to the phrase (it is a modifier, not the verb 申请)
+    rec, _ = record_of("2024年，本街道受理依申请信息公开0件。", [("CATEGORY", "信息公开"), ("COUNT", "0件")])
+    assert (rec["requests_received"], rec["proactive_total"]) == (0, None)
     # a span with a specific key keeps it, whatever modifies it
     rec, _ = record_of("全年办理政府信息公开类行政复议7件。", [("CATEGORY", "行政复议"), ("COUNT", "7件")])
     assert (rec["reconsiderations"], rec["proactive_total"]) == (7, None)

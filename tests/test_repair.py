@@ -73,6 +73,13 @@ def test_the_noun_after_a_count_with_a_measure_word_is_its_category():
         ("COUNT", "17个"), ("CATEGORY", "乡镇"), ("COUNT", "23个"), ("CATEGORY", "县政府部门")]
 
 
+def test_a_one_character_noun_counts_only_where_a_list_or_clause_goes_on_after_it():
+    text = "全县8个镇、120个村(居)委开通了平台，办结3件均按期答复。"
+    spans = [at(text, "8个", "COUNT"), at(text, "120个", "COUNT"), at(text, "3件", "COUNT")]
+    assert texts(text, repair_spans(text, spans, steps=["name_counted_nouns"])) == [
+        ("COUNT", "8个"), ("CATEGORY", "镇"), ("COUNT", "120个"), ("CATEGORY", "村"), ("COUNT", "3件")]
+
+
 def test_steps_can_be_chosen_and_an_unknown_one_is_named():
     text = "收到申请12件"
     cut = [at(text, "1", "COUNT")]
