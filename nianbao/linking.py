@@ -13,7 +13,10 @@ annotated relations are plentiful. The rules, in the order they are tried:
 4. Head count: a count with no category of its own inherits the category of the sentence's
    head count (the latest earlier count that has its own category and no outcome), e.g.
    "收到申请10件，其中予以公开5件" links 5件 to 申请. A clause that opens with 其中, or a count
-   that has an outcome, may take its head from the previous sentence.
+   that has an outcome, may take its head from the previous sentence. A count whose clause
+   names something of its own before it (`政策解读3次，征集调查1次`: a noun the tagger left
+   untagged) inherits only after 其中 in its sentence, with an outcome, or when what it names
+   is a channel or publisher (`网站公开300条`; `channel_words` in the lexicon) (GUIDE decision 4).
 5. Otherwise none: a count whose clause names nothing and that has no head count is left unlinked
    (`共举办行风热线11期` after `7个部门上线`: the nearest category elsewhere in the sentence is mostly
    something else; dropping that fallback raised linked-fact F1 in each of 3 folds, docs/RECORDS.md).
@@ -171,6 +174,28 @@ def _opens_with_qizhong(text: str, count: Span, seg: Segments) -> bool:
     return text[start : count.start].lstrip(" \u3000\t（(").startswith("其中")
 
 
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def names_its_own(text: str, count: Span, seg: Segments) -> bool:
+    """Whether the count's clause names what it counts before it (two or more word characters that
+    are no lead-in such as 共计), outside a 其中 list and other than a channel or publisher: then
+    the sentence's head count is not what it counts (GUIDE decision 4)."""
+    from .lexicon import load_lexicon
+
+    start, _ = seg.bounds(count.start, SENTENCE_BREAKS)
+    if "其中" in text[start : count.start]:
+        return False
+    clause_start, _ = seg.bounds(count.start, FINE_BREAKS)
+    words = "".join(_CJK_RUN.findall(text[clause_start : count.start]))
+    lex = load_lexicon()
+    if any(w in words for w in lex.channel_words):
+        return False
+    for lead_in in sorted(lex.count_lead_ins, key=len, reverse=True):
+        words = words.replace(lead_in, "")
+    return len(words) >= 2
+
+
 def _sentence_start(seg: Segments, pos: int, back: int) -> int:
     """Start of the sentence `back` sentences before the one holding `pos`."""
     start, _ = seg.bounds(pos, SENTENCE_BREAKS)
@@ -241,6 +266,8 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
         floor = _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES if may_reach_back else 0)
         # heads are in document order: only the last one can lie after the floor
         head = heads[-1][1] if heads and heads[-1][0].start >= floor else None
+        if head is not None and count.id not in outcome_of and names_its_own(text, count, seg):
+            head = None
         if head is not None:
             category_of[count.id] = [head]
     relations = []

@@ -85,6 +85,20 @@ def test_no_category_means_no_link_rather_than_a_far_one(text):
     assert "2次" not in got
 
 
+def test_a_count_naming_its_own_noun_does_not_inherit_the_head_count_but_a_channel_does():
+    # GUIDE decision 4: `征集调查1次` counts 征集调查 (left untagged), not the head's 政策解读
+    text = "全年开展政策解读3次，征集调查1次，共计2次。"
+    got = links_of(text, [("CATEGORY", "政策解读"), ("COUNT", "3次"), ("COUNT", "1次"), ("COUNT", "2次")])
+    assert "1次" not in got
+    assert got["2次"] == {"counts": ["政策解读"]}  # a lead-in names nothing
+    text = "主动公开政府信息500条，网站公开300条，公众号发布200条。"
+    got = links_of(text, [("CATEGORY", "政府信息"), ("COUNT", "500条"), ("COUNT", "300条"), ("COUNT", "200条")])
+    assert got["300条"] == got["200条"] == {"counts": ["政府信息"]}
+    text = "主动公开政府信息500条，其中规章20条，文件30条。"
+    got = links_of(text, [("CATEGORY", "政府信息"), ("COUNT", "500条"), ("COUNT", "20条"), ("COUNT", "30条")])
+    assert got["20条"] == got["30条"] == {"counts": ["政府信息"]}
+
+
 def test_zero_statement_counts_the_head_of_the_phrase_after_it_not_its_modifier():
     text = "本所全年未发生因政府信息公开引起的行政复议和行政诉讼。"
     got = links_of(text, [("COUNT", "未发生"), ("CATEGORY", "政府信息"), ("CATEGORY", "行政复议"), ("CATEGORY", "行政诉讼")])
