@@ -12,8 +12,9 @@ annotated relations are plentiful. The rules, in the order they are tried:
    list item "部分公开2件" after "予以公开5件、" is still one clause).
 4. Head count: a count with no category of its own inherits the category of the sentence's
    head count (the latest earlier count that has its own category and no outcome), e.g.
-   "收到申请10件，其中予以公开5件" links 5件 to 申请. A clause that opens with 其中, or a count
-   that has an outcome, may take its head from the previous sentence. A count whose clause
+   "收到申请10件，其中予以公开5件" links 5件 to 申请. A count of a 其中 list (its clause opens with
+   其中, or 其中 came earlier in its sentence) or with an outcome may take its head from the previous
+   sentence. A count whose clause
    names something of its own before it (`政策解读3次，征集调查1次`: a noun the tagger left
    untagged) inherits only after 其中 in its sentence, with an outcome, or when what it names
    is a channel or publisher (`网站公开300条`; `channel_words` in the lexicon) (GUIDE decision 4).
@@ -169,9 +170,13 @@ def _own_category(text: str, count: Span, categories: list[Span], seg: Segments)
     return found
 
 
-def _opens_with_qizhong(text: str, count: Span, seg: Segments) -> bool:
+def _in_qizhong_list(text: str, count: Span, seg: Segments) -> bool:
+    """The count's clause opens with 其中, or 其中 opened a list earlier in its sentence (`其中规章20条，文件30条`)."""
     start, _ = seg.bounds(count.start, WIDE_BREAKS)
-    return text[start : count.start].lstrip(" \u3000\t（(").startswith("其中")
+    if text[start : count.start].lstrip(" \u3000\t（(").startswith("其中"):
+        return True
+    sentence_start, _ = seg.bounds(count.start, SENTENCE_BREAKS)
+    return "其中" in text[sentence_start : count.start]
 
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -183,8 +188,7 @@ def names_its_own(text: str, count: Span, seg: Segments) -> bool:
     the sentence's head count is not what it counts (GUIDE decision 4)."""
     from .lexicon import load_lexicon
 
-    start, _ = seg.bounds(count.start, SENTENCE_BREAKS)
-    if "其中" in text[start : count.start]:
+    if _in_qizhong_list(text, count, seg):
         return False
     clause_start, _ = seg.bounds(count.start, FINE_BREAKS)
     words = "".join(_CJK_RUN.findall(text[clause_start : count.start]))
@@ -262,7 +266,7 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
             if named:
                 category_of[count.id] = named
                 continue
-        may_reach_back = count.id in outcome_of or _opens_with_qizhong(text, count, seg)
+        may_reach_back = count.id in outcome_of or _in_qizhong_list(text, count, seg)
         floor = _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES if may_reach_back else 0)
         # heads are in document order: only the last one can lie after the floor
         head = heads[-1][1] if heads and heads[-1][0].start >= floor else None
