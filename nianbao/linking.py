@@ -183,15 +183,18 @@ _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def names_its_own(text: str, count: Span, seg: Segments) -> bool:
-    """Whether the count's clause names what it counts before it (two or more word characters that
-    are no lead-in such as 共计), outside a 其中 list and other than a channel or publisher: then
-    the sentence's head count is not what it counts (GUIDE decision 4)."""
+    """Whether the count's clause names what it counts right before it (a noun phrase of two or more
+    word characters that are no lead-in such as 共计), outside a 其中 list and other than a channel or
+    publisher: then the sentence's head count is not what it counts (GUIDE decision 4)."""
     from .lexicon import load_lexicon
 
     if _in_qizhong_list(text, count, seg):
         return False
+    from .repair import phrase_start
+
     clause_start, _ = seg.bounds(count.start, FINE_BREAKS)
-    words = "".join(_CJK_RUN.findall(text[clause_start : count.start]))
+    # the noun phrase right before the count: a verb (印发, 比上年增加) ends it, and names nothing
+    words = "".join(_CJK_RUN.findall(text[phrase_start(text, count.start, clause_start) : count.start]))
     lex = load_lexicon()
     if any(w in words for w in lex.channel_words):
         return False

@@ -91,6 +91,9 @@ def test_a_count_naming_its_own_noun_does_not_inherit_the_head_count_but_a_chann
     got = links_of(text, [("CATEGORY", "政策解读"), ("COUNT", "3次"), ("COUNT", "1次"), ("COUNT", "2次")])
     assert "1次" not in got
     assert got["2次"] == {"counts": ["政策解读"]}  # a lead-in names nothing
+    text = "主动公开政府信息21万条，比上年增加6万条，共印发公报2400册。"
+    got = links_of(text, [("CATEGORY", "政府信息"), ("COUNT", "21万条"), ("COUNT", "6万条"), ("CATEGORY", "公报"), ("COUNT", "2400册")])
+    assert got["6万条"] == {"counts": ["政府信息"]}  # a verb before the count names nothing
     text = "主动公开政府信息500条，网站公开300条，公众号发布200条。"
     got = links_of(text, [("CATEGORY", "政府信息"), ("COUNT", "500条"), ("COUNT", "300条"), ("COUNT", "200条")])
     assert got["300条"] == got["200条"] == {"counts": ["政府信息"]}
