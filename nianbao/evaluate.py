@@ -127,8 +127,26 @@ def score_fields(gold: dict[str, dict], pred: dict[str, dict]) -> dict:
     }
 
 
+def score_categories(gold: dict[str, dict], pred: dict[str, dict]) -> dict:
+    """Among the counts found right (a predicted fact at a gold fact's start with its value), the share
+    whose canonical category and outcome are the gold's too: what each count counts, found or not
+    aside (issue 14's "canonical category right among found counts")."""
+    found = right = 0
+    for doc_id, g in gold.items():
+        if "facts" not in g:
+            continue
+        by_place = {(f.get("start"), _norm(f.get("value"))): f for f in g["facts"]}
+        for f in pred.get(doc_id, {}).get("facts", []):
+            gf = by_place.get((f.get("start"), _norm(f.get("value"))))
+            if gf is not None:
+                found += 1
+                right += (gf.get("category"), gf.get("outcome")) == (f.get("category"), f.get("outcome"))
+    return {"accuracy": round(right / found, 4) if found else 0.0, "right": right, "found": found}
+
+
 def evaluate(gold: dict[str, dict], preds: dict[str, dict[str, dict]]) -> dict[str, dict]:
     return {name: {"facts": score_facts(gold, pred), "fields": score_fields(gold, pred),
+                   "categories": score_categories(gold, pred),
                    "reports": len(gold), "predicted": sum(d in pred for d in gold)} for name, pred in preds.items()}
 
 
@@ -170,6 +188,7 @@ def format_table(results: dict[str, dict]) -> str:
     for m in ("precision", "recall", "f1"):
         rows.append((f"record-field {m}", *(f"{results[n]['fields'][m]:.3f}" for n in names)))
     rows.append(("record-field accuracy", *(f"{results[n]['fields']['accuracy']:.3f}" for n in names)))
+    rows.append(("category right among found counts", *(f"{results[n]['categories']['accuracy']:.3f}" for n in names)))
     fields = sorted({f for n in names for f in results[n]["fields"]["per_field"]}, key=RECORD_FIELDS.index)
     for f in fields:
         rows.append((f"  {f}", *(f"{results[n]['fields']['per_field'].get(f, 0):.3f}" for n in names)))

@@ -645,6 +645,7 @@ def record_metrics(docs: Sequence[AnnotatedDoc], predictions: dict[str, list[lis
     results = evaluate(gold, preds)
     return {name: {"record_fields": {k: r["fields"][k] for k in ("precision", "recall", "f1", "accuracy", "n")},
                    "facts_value": r["facts"]["value"], "facts_linked": r["facts"]["value+category+outcome"],
+                   "categories": r["categories"],
                    "reports": r["reports"]} for name, r in results.items()}
 
 
@@ -797,6 +798,12 @@ def format_record_table(test: dict | None, folds: dict | None) -> str:
                 m = part[system][key] if part else None
                 cells.append(f"{m['f1']:.3f} ({m['precision']:.3f} / {m['recall']:.3f})" if m else "-")
             lines.append(f"| {title} | {system} | {cells[0]} | {cells[1]} |")
+    for system in ("model", "rules"):
+        cells = []
+        for part in (test, kf):
+            m = part[system].get("categories") if part else None
+            cells.append(f"{m['accuracy']:.3f} ({m['right']} of {m['found']})" if m else "-")
+        lines.append(f"| canonical category right, among found counts | {system} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
 

@@ -43,6 +43,20 @@ def test_scores_facts_and_fields():
     assert result["fields"]["per_field"]["requests_granted"] == 0.0
 
 
+def test_category_right_is_scored_among_the_counts_found_at_their_place():
+    at = lambda start, *rest: {**f(*rest), "start": start}
+    gold = {"a": {"doc_id": "a", "facts": [at(0, 4, "requests"), at(10, 3, "requests", "granted"), at(20, 8, None)]}}
+    pred = {"a": {"doc_id": "a", "facts": [
+        at(0, 4, "requests"),            # found, right
+        at(10, 3, "proactive"),          # found, wrong category and no outcome
+        at(20, 8, "proactive"),          # found: gold says it counts nothing of SPEC §3
+        at(30, 4, "requests"),           # not a gold count: not scored here
+        at(0, 5, "requests")]}}          # a wrong value at a gold place: not found
+    got = evaluate(gold, {"x": pred})["x"]["categories"]
+    assert (got["right"], got["found"]) == (1, 3)
+    assert got["accuracy"] == pytest.approx(1 / 3, abs=1e-4)
+
+
 def test_cli_compares_predictions_and_restricts_to_a_split(tmp_path, capsys):
     gold = write_jsonl(tmp_path / "gold.jsonl", GOLD)
     good = write_jsonl(tmp_path / "good.jsonl", [{"doc_id": "a", **{k: v for k, v in GOLD[0].items() if k != "doc_id"}}])
