@@ -97,6 +97,10 @@ def test_a_count_naming_its_own_noun_does_not_inherit_the_head_count_but_a_chann
     text = "主动公开政府信息500条，网站公开300条，公众号发布200条。"
     got = links_of(text, [("CATEGORY", "政府信息"), ("COUNT", "500条"), ("COUNT", "300条"), ("COUNT", "200条")])
     assert got["300条"] == got["200条"] == {"counts": ["政府信息"]}
+    text = "共收到来信300件，其中省长信箱20件，部门信箱280件。"
+    got = links_of(text, [("CATEGORY", "来信"), ("COUNT", "300件"), ("CATEGORY", "省长信箱"), ("COUNT", "20件"),
+                          ("CATEGORY", "部门信箱"), ("COUNT", "280件")])
+    assert got["20件"] == got["280件"] == {"counts": ["来信"]}  # a channel in a 其中 list: the head's category
     text = "主动公开政府信息500条。其中规章20条，文件30条。"
     got = links_of(text, [("CATEGORY", "政府信息"), ("COUNT", "500条"), ("COUNT", "20条"), ("COUNT", "30条")])
     assert got["20条"] == got["30条"] == {"counts": ["政府信息"]}
