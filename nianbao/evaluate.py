@@ -129,8 +129,8 @@ def score_fields(gold: dict[str, dict], pred: dict[str, dict]) -> dict:
 
 def score_categories(gold: dict[str, dict], pred: dict[str, dict]) -> dict:
     """Among the counts found right (a predicted fact at a gold fact's start with its value), the share
-    whose canonical category and outcome are the gold's too: what each count counts, found or not
-    aside (issue 14's "canonical category right among found counts")."""
+    whose canonical category and outcome are the gold's too: what a found count counts, apart from
+    counts missed or invented (those the fact F1s score)."""
     found = right = 0
     for doc_id, g in gold.items():
         if "facts" not in g:

@@ -14,10 +14,9 @@ annotated relations are plentiful. The rules, in the order they are tried:
    head count (the latest earlier count that has its own category and no outcome), e.g.
    "收到申请10件，其中予以公开5件" links 5件 to 申请. A count of a 其中 list (its clause opens with
    其中, or 其中 came earlier in its sentence) or with an outcome may take its head from the previous
-   sentence. A count whose clause
-   names something of its own before it (`政策解读3次，征集调查1次`: a noun the tagger left
-   untagged) inherits only after 其中 in its sentence, with an outcome, or when what it names
-   is a channel or publisher (`网站公开300条`; `channel_words` in the lexicon) (GUIDE decision 4).
+   sentence. A count whose clause names something of its own right before it (`政策解读3次，征集调查1次`:
+   a noun the tagger left untagged) inherits only in a 其中 list, with an outcome, or when what it
+   names is a channel or publisher (`网站公开300条`; `channel_words` in the lexicon; GUIDE decision 4).
    In a 其中 list a category span that names a channel gives way to the head count's category
    (`收到来信300件，其中省长信箱20件` counts 来信).
 5. Otherwise none: a count whose clause names nothing and that has no head count is left unlinked
@@ -184,16 +183,15 @@ def _in_qizhong_list(text: str, count: Span, seg: Segments) -> bool:
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
-def names_its_own(text: str, count: Span, seg: Segments) -> bool:
+def _names_its_own(text: str, count: Span, seg: Segments) -> bool:
     """Whether the count's clause names what it counts right before it (a noun phrase of two or more
     word characters that are no lead-in such as 共计), outside a 其中 list and other than a channel or
     publisher: then the sentence's head count is not what it counts (GUIDE decision 4)."""
     from .lexicon import load_lexicon
+    from .repair import phrase_start
 
     if _in_qizhong_list(text, count, seg):
         return False
-    from .repair import phrase_start
-
     clause_start, _ = seg.bounds(count.start, FINE_BREAKS)
     # the noun phrase right before the count: a verb (印发, 比上年增加) ends it, and names nothing
     words = "".join(_CJK_RUN.findall(text[phrase_start(text, count.start, clause_start) : count.start]))
@@ -289,7 +287,7 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
         floor = _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES if may_reach_back else 0)
         # heads are in document order: only the last one can lie after the floor
         head = heads[-1][1] if heads and heads[-1][0].start >= floor else None
-        if head is not None and count.id not in outcome_of and names_its_own(text, count, seg):
+        if head is not None and count.id not in outcome_of and _names_its_own(text, count, seg):
             head = None
         if head is not None:
             category_of[count.id] = [head]
