@@ -27,3 +27,17 @@ def release() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+class EveryNth:
+    """Calls `release()` on every `every`-th call of `tick()`: trimming after every batch would cost
+    page faults when the memory is taken again; every so many keeps that under a few per cent."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.calls = 0
+
+    def tick(self) -> None:
+        self.calls += 1
+        if self.calls % self.every == 0:
+            release()

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import deque
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
@@ -33,7 +33,7 @@ import numpy as np
 
 from .chunking import StreamingStitcher, make_windows, stitch
 from .labels import BIO_TAGS, id2label, label2id
-from .memory import release
+from .memory import EveryNth, release
 from .spans import Span, bio_to_spans
 
 if TYPE_CHECKING:  # heavy imports only where they are used
@@ -401,9 +401,9 @@ class Tagger:
         order = sorted(range(len(windows_text)), key=lambda i: len(windows_text[i]))  # less padding
         results: dict[int, np.ndarray] = {}
         with torch.inference_mode():
-            for n, b in enumerate(range(0, len(order), batch_size), 1):
-                if n % RELEASE_EVERY_BATCHES == 0:  # each batch's tensors have other shapes: freed ones pile up
-                    release()
+            trim = EveryNth(RELEASE_EVERY_BATCHES)  # each batch's tensors have other shapes: freed ones pile up
+            for b in range(0, len(order), batch_size):
+                trim.tick()
                 idx = order[b : b + batch_size]
                 batch_texts = [windows_text[i] for i in idx]
                 enc = encode_texts(self.tokenizer, batch_texts, max_tokens)

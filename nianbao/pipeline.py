@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
 from .linking import ensure_ids, link
-from .memory import release
+from .memory import EveryNth
 from .paths import PROJECT_ROOT
 from .records import build_facts, build_record, read_tables
 from .repair import snap_counts
@@ -189,26 +189,9 @@ def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str, res
     return build_record(doc, facts, spans_for_record(doc, spans), sha256=sha256, model_version=model_version, tables=tables)
 
 
-class FreeMemoryRelease:
-    """Hands memory freed by past batches back to the OS, every `every` batches.
-
-    Each batch's tensors have other shapes, and glibc keeps their freed buffers in its
-    arenas: resident memory crept up by ~80 MiB over 1,000 reports with no Python object
-    growing. Trimming keeps it level between batches (bench/infer_speed.py); not trimming after every batch
-    keeps the cost (page faults when the memory is taken again) under 1 %.
-    """
-
-    def __init__(self, every: int = 8) -> None:
-        self.every = every
-        self.batches = 0
-
-    def after_batch(self) -> None:
-        self.batches += 1
-        if self.batches % self.every == 0:
-            release()
-
-
-_MEMORY = FreeMemoryRelease()
+# Each inference batch's tensors have other shapes: resident memory crept up by ~80 MiB over 1,000 reports
+# with no Python object growing. Trimming every 8 batches keeps it level (bench/infer_speed.py) for under 1 %.
+_MEMORY = EveryNth(8)
 
 
 @dataclass
@@ -248,7 +231,7 @@ def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None 
         error = f"tagging failed: {type(exc).__name__}: {exc}"
         for job, _ in docs[done:]:
             yield job, None, None, error
-    _MEMORY.after_batch()
+    _MEMORY.tick()
 
 
 def structure(predictor: Predictor, job: Job, doc: Any, spans: list[Span]) -> Result:
