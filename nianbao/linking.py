@@ -185,30 +185,32 @@ _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 def _names_its_own(text: str, count: Span, seg: Segments) -> bool:
     """Whether the count's clause names what it counts right before it (a noun phrase of two or more
-    word characters that are no lead-in such as 共计), outside a 其中 list and other than a channel or
-    publisher: then the sentence's head count is not what it counts (GUIDE decision 4)."""
+    word characters that are no lead-in such as 共计), other than a channel or publisher: then, outside
+    a 其中 list, the sentence's head count is not what it counts (GUIDE decision 4)."""
     from .lexicon import load_lexicon
     from .repair import phrase_start
 
-    if _in_qizhong_list(text, count, seg):
-        return False
     clause_start, _ = seg.bounds(count.start, FINE_BREAKS)
     # the noun phrase right before the count: a verb (印发, 比上年增加) ends it, and names nothing
     words = "".join(_CJK_RUN.findall(text[phrase_start(text, count.start, clause_start) : count.start]))
-    lex = load_lexicon()
-    if any(w in words for w in lex.channel_words):
+    if _names_channel(words):
         return False
-    for lead_in in sorted(lex.count_lead_ins, key=len, reverse=True):
+    for lead_in in sorted(load_lexicon().count_lead_ins, key=len, reverse=True):
         words = words.replace(lead_in, "")
     return len(words) >= 2
 
 
-def _is_channel(text: str, category: Span) -> bool:
-    """A category that names a channel or publisher (`省长信箱`, `门户网站`; lexicon `channel_words`)."""
+def _names_channel(name: str) -> bool:
+    """Whether `name` names a channel or publisher (`省长信箱`, `门户网站`; lexicon `channel_words`)."""
     from .lexicon import load_lexicon
 
-    name = category.text(text)
     return any(w in name for w in load_lexicon().channel_words)
+
+
+def _last_head(heads: list[tuple[Span, Span]], floor: int) -> Span | None:
+    """The category of the latest head count at or after `floor` (heads are in document order: only the
+    last one can lie after the floor)."""
+    return heads[-1][1] if heads and heads[-1][0].start >= floor else None
 
 
 def _sentence_start(seg: Segments, pos: int, back: int) -> int:
@@ -251,11 +253,11 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
     heads: list[tuple[Span, Span]] = []  # (head count, its category), in document order
     for count in counts:
         own = paired.get(count.id) or _own_category(text, count, categories, seg)
-        if own is not None and own.end <= count.start and count.id not in outcome_of and _is_channel(text, own) \
-                and _in_qizhong_list(text, count, seg):
-            floor = _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES)
-            if heads and heads[-1][0].start >= floor:
-                category_of[count.id] = [heads[-1][1]]
+        if own is not None and own.end <= count.start and count.id not in outcome_of \
+                and _names_channel(own.text(text)) and _in_qizhong_list(text, count, seg):
+            head = _last_head(heads, _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES))
+            if head is not None:
+                category_of[count.id] = [head]
                 continue
         if own is not None:
             targets = [own]
@@ -284,10 +286,8 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
                 category_of[count.id] = named
                 continue
         may_reach_back = count.id in outcome_of or _in_qizhong_list(text, count, seg)
-        floor = _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES if may_reach_back else 0)
-        # heads are in document order: only the last one can lie after the floor
-        head = heads[-1][1] if heads and heads[-1][0].start >= floor else None
-        if head is not None and count.id not in outcome_of and _names_its_own(text, count, seg):
+        head = _last_head(heads, _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES if may_reach_back else 0))
+        if head is not None and not may_reach_back and _names_its_own(text, count, seg):
             head = None
         if head is not None:
             category_of[count.id] = [head]
