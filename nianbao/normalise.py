@@ -20,6 +20,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .spans import pipe_cells
+
 # --------------------------------------------------------------------------------------
 # The offset-keeping text
 
@@ -725,11 +727,10 @@ def _summed_by_office(simplified: str, a: int, b: int) -> tuple[int, int]:
 
 def _cells(line: str) -> list[tuple[int, str]]:
     """(offset, text) of each `|`-separated cell of a table row, the text stripped."""
-    out, pos = [], 0
-    for part in line.split("|"):
-        lead = len(part) - len(part.lstrip())
-        out.append((pos + lead, part.strip()))
-        pos += len(part) + 1
+    out = []
+    for a, b in pipe_cells(line):
+        part = line[a:b]
+        out.append((a + len(part) - len(part.lstrip()), part.strip()))
     return out
 
 

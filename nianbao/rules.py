@@ -18,7 +18,7 @@ from functools import lru_cache
 from .lexicon import Lexicon, load_lexicon, term_labels
 from .linking import head_group
 from .normalise import simplified_view
-from .spans import Annotation, Relation, Span, stretch_around
+from .spans import Annotation, Relation, Span, pipe_cells, stretch_around
 
 RULES_VERSION = "rules-0.2.0"
 
@@ -143,17 +143,6 @@ def _table_lines(s: str, bounds: list[tuple[int, int]]) -> list[bool]:
     ]
 
 
-def _cells(s: str, a: int, b: int) -> list[tuple[int, int]]:
-    """(start, end) of each `|`-separated cell on one line."""
-    cells, start = [], a
-    for i in range(a, b):
-        if s[i] == "|":
-            cells.append((start, i))
-            start = i + 1
-    cells.append((start, b))
-    return cells
-
-
 def _bare_number(s: str, a: int, b: int) -> tuple[int, int] | None:
     m = _BARE_CELL.fullmatch(s, a, b)
     return (m.start(1), m.end(1)) if m else None
@@ -165,7 +154,7 @@ def _table_counts(s: str, bounds, in_table: list[bool]) -> list[_Cand]:
     for (a, b), tab in zip(bounds, in_table):
         if not tab:
             continue
-        cells = [c for c in _cells(s, a, b) if s[c[0]:c[1]].strip()]
+        cells = [c for c in pipe_cells(s, a, b) if s[c[0]:c[1]].strip()]
         for k, (ca, cb) in enumerate(cells):
             span = _bare_number(s, ca, cb)
             if span is None:

@@ -60,6 +60,19 @@ def stretch_around(text: str, pos: int, stops: str, limit: int = MAX_STRETCH) ->
     return start, end
 
 
+def pipe_cells(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each `|`-separated cell of the line text[start:end] (a flattened table row)."""
+    end = len(text) if end is None else end
+    cells, cell_start = [], start
+    pipe = text.find("|", start, end)
+    while pipe >= 0:
+        cells.append((cell_start, pipe))
+        cell_start = pipe + 1
+        pipe = text.find("|", cell_start, end)
+    cells.append((cell_start, end))
+    return cells
+
+
 def spans_to_bio(length: int, spans: Iterable[Span]) -> list[str]:
     """Character BIO tags for a text of `length` code points; overlapping spans are an error."""
     tags = ["O"] * length
