@@ -296,3 +296,16 @@ def test_linking_work_grows_linearly_with_the_length_of_a_report():
     annotate("\n".join([text] * 16), work=long)
     assert short["examined"] > 100
     assert long["examined"] <= 16 * 1.2 * short["examined"]
+
+
+def test_a_zero_after_coordinated_categories_counts_each_first_one_first():
+    """GUIDE decision 3: `行政复议、行政诉讼0件` says none of either; the first named is the fact's category, so
+    `reconsiderations: 0` is not lost. A nonzero total after the same list is not split (it counts them together)."""
+    from nianbao.rules import annotate
+
+    text = "因政府信息公开被申请行政复议、行政诉讼数量为0件。涉行政复议、行政诉讼案件7件。"
+    ann = annotate(text)
+    spans = {s.id: text[s.start:s.end] for s in ann.spans}
+    links = [(spans[r.source], spans[r.target]) for r in ann.relations if r.type == "counts"]
+    assert [b for a, b in links if a == "0件"] == ["行政复议", "行政诉讼"]
+    assert [b for a, b in links if a == "7件"] == ["行政诉讼"]
