@@ -162,12 +162,16 @@ def _link_outcomes(text: str, counts: list[Span], outcomes: list[Span], seg: Seg
     return linked
 
 
-def _own_category(text: str, count: Span, categories: list[Span], seg: Segments) -> Span | None:
+def _own_category(text: str, count: Span, categories: list[Span], seg: Segments, counts: list[Span]) -> Span | None:
+    """The nearest category in the count's clause, else in its wider clause, where a category past a
+    list break that has a count of its own after it (`微信851条、微博2348条`: 微博) is the next item's."""
     start, end = seg.bounds(count.start, FINE_BREAKS)
     found = _nearest(count, _within(categories, start, end))
     if found is None:
         start, end = seg.bounds(count.start, WIDE_BREAKS)
-        found = _nearest(count, _within(categories, start, end))
+        _, item_end = seg.bounds(count.start, FINE_BREAKS)
+        found = _nearest(count, [c for c in _within(categories, start, end)
+                                 if c.start < item_end or not _starting_in(counts, c.end, end)])
     return found
 
 
@@ -252,7 +256,7 @@ def link(text: str, spans: list[Span]) -> list[Relation]:
     paired = _respectively(text, counts, categories, seg)
     heads: list[tuple[Span, Span]] = []  # (head count, its category), in document order
     for count in counts:
-        own = paired.get(count.id) or _own_category(text, count, categories, seg)
+        own = paired.get(count.id) or _own_category(text, count, categories, seg, counts)
         if own is not None and own.end <= count.start and count.id not in outcome_of \
                 and _names_channel(own.text(text)) and _in_qizhong_list(text, count, seg):
             head = _last_head(heads, _sentence_start(seg, count.start, HEAD_LOOKBACK_SENTENCES))

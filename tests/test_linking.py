@@ -124,3 +124,14 @@ def test_zero_statement_over_verb_object_pairs_links_each_object_not_the_modifie
     got = links_of(text, [("COUNT", "未发生"), ("CATEGORY", "政府信息公开申请"), ("CATEGORY", "行政复议"),
                           ("CATEGORY", "行政诉讼")])
     assert got["未发生"] == {"counts": ["行政复议", "行政诉讼"]}
+
+
+def test_a_noun_past_a_list_break_with_a_count_of_its_own_is_the_next_items():
+    """`办法(含修订)30条、文件(含修订)50条`: with its own noun untagged, 30条 is not 文件's (50条 is); it falls
+    back to the head count of the 其中 list. A noun after the break with no count of its own is still read."""
+    text = "共发布各类信息90条，其中规章(含修订)10条，办法(含修订)30条、文件(含修订)50条。另外处理了5件、投诉。"
+    got = links_of(text, [("CATEGORY", "信息"), ("COUNT", "90条"), ("COUNT", "10条"), ("COUNT", "30条"),
+                          ("CATEGORY", "文件"), ("COUNT", "50条"), ("COUNT", "5件"), ("CATEGORY", "投诉")])
+    assert got["50条"] == {"counts": ["文件"]}
+    assert got["30条"] == {"counts": ["信息"]}
+    assert got["5件"] == {"counts": ["投诉"]}
