@@ -165,11 +165,10 @@ def _link_outcomes(text: str, counts: list[Span], outcomes: list[Span], seg: Seg
 def _own_category(text: str, count: Span, categories: list[Span], seg: Segments, counts: list[Span]) -> Span | None:
     """The nearest category in the count's clause, else in its wider clause, where a category past a
     list break that has a count of its own after it (`微信851条、微博2348条`: 微博) is the next item's."""
-    start, end = seg.bounds(count.start, FINE_BREAKS)
-    found = _nearest(count, _within(categories, start, end))
+    start, item_end = seg.bounds(count.start, FINE_BREAKS)
+    found = _nearest(count, _within(categories, start, item_end))
     if found is None:
         start, end = seg.bounds(count.start, WIDE_BREAKS)
-        _, item_end = seg.bounds(count.start, FINE_BREAKS)
         found = _nearest(count, [c for c in _within(categories, start, end)
                                  if c.start < item_end or not _starting_in(counts, c.end, end)])
     return found
