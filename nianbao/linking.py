@@ -142,7 +142,7 @@ def head_group(text: str, items: list) -> list:
     return group
 
 
-ZERO_NUMERAL_RE = re.compile(r"^[0０零〇]+(?:\D.*)?$")
+ZERO_NUMERAL_RE = re.compile(r"[0０零〇]+(?![0-9０-９.．])")  # the numeral 0 (`0件`, `零`), not 05 or 0.5
 
 
 def is_zero_count(text: str, span: Span) -> bool:

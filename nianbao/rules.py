@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .lexicon import Lexicon, load_lexicon, term_labels
-from .linking import head_group
+from .linking import ZERO_NUMERAL_RE, head_group
 from .normalise import simplified_view
 from .spans import Annotation, Relation, Span, pipe_cells, stretch_around
 
@@ -39,9 +39,8 @@ _BARE_CELL = re.compile(rf"\s*({_ARABIC})\s*")
 _ARABIC_BLOCKED_BEFORE = "第前列排"  # 第45位, 前3名: ranks, not quantities
 _OPEN_QUOTES = "“\"「『‘《"
 _ZERO_REACH = 20  # a zero statement's CATEGORY must start within this many characters
-_ZERO_NUMERAL = re.compile(r"[0０]+(?![0-9０-９.．])")  # the numeral 0 (`0件`), not 0.5 or 05
-_LIST_REACH = 40  # how far before a zero count its coordinated categories may start
 _ZERO_SINGLE_REACH = 3  # ... and right after a bare 无 (无政府信息公开申请)
+_LIST_REACH = 40  # how far before a 0 count its coordinated categories may start (`行政复议、行政诉讼0件`)
 _MAX_CELL_LINE = 40  # a line without `|` longer than this is prose, even next to a table
 _ROW_HEADER_REACH = 2000  # how far back a table count's row header is looked for
 
@@ -341,7 +340,7 @@ def _link_narrative(s: str, count: _Cand, cats: _Index, outs: _Index) -> None:
         pa, _ = stretch_around(s, max(sa - 1, 0), _SENTENCE_END)
         cat = _nearest_before(cats, count, pa)
     cat = cat or _nearest(cats, count, ca, cb) or _nearest(cats, count, sa, sb)
-    if cat and cat.end <= count.start and _ZERO_NUMERAL.match(s[count.start:count.end]):
+    if cat and cat.end <= count.start and ZERO_NUMERAL_RE.match(s[count.start:count.end].strip()):
         # GUIDE decision 3: `行政复议、行政诉讼0件` is a zero of each coordinated category before it
         group = head_group(s, cats.within(max(sa, cat.start - _LIST_REACH), cat.end))
         if len(group) > 1 and group[-1] is cat:

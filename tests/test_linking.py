@@ -135,3 +135,11 @@ def test_a_noun_past_a_list_break_with_a_count_of_its_own_is_the_next_items():
     assert got["50条"] == {"counts": ["文件"]}
     assert got["30条"] == {"counts": ["信息"]}
     assert got["5件"] == {"counts": ["投诉"]}
+
+
+@pytest.mark.parametrize("count, zero", [("0件", True), ("０ 条", True), ("零", True), ("05件", False),
+                                         ("0.5万元", False), ("10件", False)])
+def test_zero_count_is_the_numeral_0_not_a_decimal_below_one(count, zero):
+    from nianbao.linking import is_zero_count
+
+    assert is_zero_count(count, Span(0, len(count), "COUNT")) is zero
