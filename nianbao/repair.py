@@ -122,26 +122,28 @@ def complete_terms(view: str, spans: Sequence[Span], lexicon_path: str | None = 
     swallowing only spans that lie wholly inside the term.
     """
     pattern, label_of = term_labels(lexicon_path)
-    out = sorted(spans, key=lambda s: s.start)
+    spans = sorted(spans, key=lambda s: s.start)
     if pattern is None:
-        return out
-    ends = [s.end for s in out]
+        return spans
+    out: list[Span] = []
+    i = 0  # one sweep: spans before `i` are placed; terms come in order and do not overlap
     for m in pattern.finditer(view):
-        first = bisect.bisect_right(ends, m.start())  # spans are sorted and do not overlap
-        inside = []
-        for s in out[first:]:
-            if s.start >= m.end():
-                break
-            inside.append(s)
+        while i < len(spans) and spans[i].end <= m.start():
+            out.append(spans[i])
+            i += 1
+        j = i
+        while j < len(spans) and spans[j].start < m.end():
+            j += 1
+        inside = spans[i:j]
         label = label_of[m.group()]
         owners = [s for s in inside if s.label == label]
         if not owners or any(s.start < m.start() or s.end > m.end() for s in inside):
             continue  # nothing of the term predicted, or a span runs out of it: leave as is
         if len(inside) == 1 and (owners[0].start, owners[0].end) == m.span():
             continue
-        grown = Span(m.start(), m.end(), label, max(s.score for s in owners), owners[0].id)
-        out[first:first + len(inside)] = [grown]
-        ends[first:first + len(inside)] = [grown.end]
+        out.append(Span(m.start(), m.end(), label, max(s.score for s in owners), owners[0].id))
+        i = j
+    out.extend(spans[i:])
     return out
 
 

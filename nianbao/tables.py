@@ -84,12 +84,16 @@ class Layouts:
     prefix_rows: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # `_prefix_row` answers so far
 
 
+@functools.lru_cache(maxsize=65536)  # every token is asked about several times, and labels repeat across reports
 def _core(label: str) -> str:
     """A label as compared with the layouts: NFKC, no spaces or quotes, no numbering, no guidance."""
     text = unicodedata.normalize("NFKC", label)
-    text = re.sub(r"[\s\u3000\"'“”‘’「」|]+", "", text)
+    text = _UNQUOTED.sub("", text)
     text = _NUMBERING.sub("", text)
     return text.split("(", 1)[0]
+
+
+_UNQUOTED = re.compile(r"[\s\u3000\"'“”‘’「」|]+")
 
 
 _NUMBERING = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\([一二三四五六七八九十\d]+\)[、.]?|\d+[.、)]|[①-⑳])")

@@ -70,6 +70,26 @@ def test_align_labels_through_a_wordpiece_tokenizer():
     assert [BIO_TAGS[i] for i in back.argmax(1)] == tags  # the grouped token "31" spreads as B then I
 
 
+def test_character_ids_are_what_the_tokenizer_gives_and_wordpiece_tokenizers_are_asked_as_usual(char_dir):
+    """The per-character lookup must give the tokenizer's own ids, mask and offsets, padding and truncation
+    included; a tokenizer with whole-word tokens gets no lookup."""
+    from transformers import AutoTokenizer, BertTokenizer
+
+    from nianbao.model import CharIds, encode_texts
+
+    tok = AutoTokenizer.from_pretrained(char_dir)
+    lookup = CharIds.for_tokenizer(tok)
+    assert lookup is not None
+    texts = [TEXT, TEXT[:5], "", "\u200b😀a\u0301 \r\n▁" + TEXT]
+    for max_tokens in (64, 12):
+        want, got = encode_texts(tok, texts, max_tokens), lookup.encode(texts, max_tokens)
+        assert want.keys() == got.keys()
+        for key in want:
+            assert np.array_equal(want[key], got[key]), key
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("收到申请件") + ["31", "##2"]
+    assert CharIds.for_tokenizer(BertTokenizer(vocab={t: i for i, t in enumerate(vocab)})) is None
+
+
 def test_save_load_round_trip_with_plain_transformers(char_dir):
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer

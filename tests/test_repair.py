@@ -102,3 +102,25 @@ def test_one_as_an_article_is_not_a_count():
     text = "信息公开由一名科长负责,全年受理申请一件。"
     spans = [at(text, "一名", "COUNT"), at(text, "一件", "COUNT")]
     assert texts(text, repair_spans(text, spans, steps=["drop_non_counts"])) == [("COUNT", "一件")]
+
+
+def test_terms_are_completed_in_every_copy_of_a_long_report_and_no_span_is_lost():
+    """One sweep over the terms and the sorted spans: a report made of 2,000 copies of a passage gets
+    each copy's partial terms completed and keeps each copy's other spans, in order."""
+    from nianbao.repair import complete_terms
+
+    part = "共受理申请10件,其中予以公开5件,不予公开2件。"
+    n = 2000
+    text = part * n
+    spans = []
+    for k in range(n):
+        base = k * len(part)
+        for s in (at(part, "10件", "COUNT"), at(part, "予以公", "OUTCOME"), at(part, "5件", "COUNT"),
+                  at(part, "不予", "OUTCOME"), at(part, "公开", "OUTCOME", nth=1)):
+            spans.append(Span(s.start + base, s.end + base, s.label))
+    out = complete_terms(text, spans)
+    assert [s.start for s in out] == sorted(s.start for s in out)
+    got = texts(text, out)
+    one = texts(part, complete_terms(part, spans[:5]))
+    assert ("OUTCOME", "予以公开") in one and ("OUTCOME", "不予公开") in one
+    assert got == one * n
