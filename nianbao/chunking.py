@@ -9,6 +9,7 @@ weighting each window by how central the character is in it (edges see less cont
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Sequence
 
@@ -34,7 +35,9 @@ def _inside_number(text: str, pos: int) -> bool:
 
 
 def _break_score(text: str, pos: int, headings: set[int]) -> int:
-    """How good a window end at `pos` is: heading > line end > sentence end > anything else."""
+    """How good a window end at `pos` is: heading > line end > sentence end > anything else.
+
+    The definition, position by position; `break_scores` computes it for a whole text at once."""
     if _inside_number(text, pos):
         return -1
     if pos in headings:
@@ -46,21 +49,56 @@ def _break_score(text: str, pos: int, headings: set[int]) -> int:
     return 0
 
 
-def _best_break(text: str, lo: int, hi: int, headings: set[int]) -> int:
+_DIGIT, _NUMERAL, _COMMA, _LINE_END, _STOP = 1, 2, 4, 8, 16
+
+
+def _char_flags(ch: str) -> int:
+    return ((_DIGIT if ch.isdigit() else 0) | (_NUMERAL if ch in _NUMERAL_CHARS else 0) | (_COMMA if ch in "，," else 0)
+            | (_LINE_END if ch == "\n" else 0) | (_STOP if ch in _SENTENCE_END else 0))
+
+
+@functools.lru_cache(maxsize=1)
+def _bmp_flags() -> np.ndarray:
+    """`_char_flags` of every character of the Basic Multilingual Plane, as a lookup table (built once)."""
+    return np.array([_char_flags(chr(c)) if not 0xD800 <= c < 0xE000 else 0 for c in range(0x10000)], dtype=np.uint8)
+
+
+def break_scores(text: str) -> np.ndarray:
+    """`_break_score` at every position 0..len(text), in one pass over the text (cost linear in its length).
+
+    Position 0 is never a window end; it gets -1."""
+    n = len(text)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    flags = np.zeros(n, dtype=np.uint8)
+    bmp = codes < 0x10000
+    flags[bmp] = _bmp_flags()[codes[bmp]]
+    for i in np.flatnonzero(~bmp).tolist():  # rare: emoji and other astral characters
+        flags[i] = _char_flags(text[i])
+    before, after = flags[:-1], flags[1:]  # around positions 1..n-1
+    digit_next = np.zeros(max(n - 1, 0), dtype=bool)
+    digit_next[:-1] = (flags[2:] & _DIGIT) > 0
+    comma = ((before | after) & _COMMA) > 0
+    inside = np.where(comma, ((before & _DIGIT) > 0) & digit_next, ((before & after & _NUMERAL) > 0))
+    scores = np.zeros(n + 1, dtype=np.int8)
+    if n:
+        prev = flags  # the character before positions 1..n
+        scores[1:] = np.where((prev & _LINE_END) > 0, 2, np.where((prev & _STOP) > 0, 1, 0))
+    heads = np.array(sorted(m.start() + 1 for m in _HEADING.finditer(text)), dtype=np.int64)
+    scores[heads] = 3
+    scores[1:n][inside] = -1
+    scores[0] = -1
+    return scores
+
+
+def _best_break(scores: np.ndarray, lo: int, hi: int) -> int:
     """The best end position in (lo, hi]; among equals the latest one, so windows stay full."""
-    best_pos, best_score = hi, -2
-    for pos in range(hi, lo, -1):
-        score = _break_score(text, pos, headings)
-        if score > best_score:
-            best_pos, best_score = pos, score
-            if score == 3:
-                break
-    return best_pos
+    seg = scores[lo + 1 : hi + 1]
+    return lo + int(len(seg) - np.argmax(seg[::-1] == seg.max()))
 
 
-def _safe_start(text: str, pos: int, floor: int) -> int:
+def _safe_start(scores: np.ndarray, pos: int, floor: int) -> int:
     """Move a window start left (not below `floor`) so it does not begin inside a number."""
-    while pos > floor and _inside_number(text, pos):
+    while pos > floor and scores[pos] == -1:
         pos -= 1
     return pos
 
@@ -78,17 +116,17 @@ def make_windows(text: str, max_len: int, stride: int) -> list[Window]:
     n = len(text)
     if n == 0:
         return []
-    headings = {m.start() + 1 for m in _HEADING.finditer(text)}
+    scores = break_scores(text)
     windows: list[Window] = []
     start = 0
     while True:
         if n - start <= max_len:
             windows.append((start, n))
             return windows
-        end = _best_break(text, start + max_len // 2, start + max_len, headings)
+        end = _best_break(scores, start + max_len // 2, start + max_len)
         windows.append((start, end))
         next_start = max(end - stride, start + 1)
-        start = _safe_start(text, next_start, start + 1)
+        start = _safe_start(scores, next_start, start + 1)
 
 
 def _centrality(length: int, at_doc_start: bool, at_doc_end: bool) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nianbao.chunking import StreamingStitcher, _inside_number, make_windows, stitch
+from nianbao.chunking import _HEADING, StreamingStitcher, _break_score, _inside_number, break_scores, make_windows, stitch
 from nianbao.synth import generate
 
 
@@ -33,6 +33,20 @@ def test_no_window_edge_inside_a_number(texts):
         for s, e in make_windows(text, 40, 10):
             assert not _inside_number(text, s), text[s - 3 : s + 3]
             assert not _inside_number(text, e), text[e - 3 : e + 3]
+
+
+def test_break_scores_of_a_whole_text_are_the_scores_of_each_position():
+    """The one-pass scores that make_windows uses agree with the per-position definition everywhere:
+    numbers with commas and decimal points, headings, line and sentence ends, astral characters."""
+    import random
+
+    rng = random.Random(5)
+    pieces = list("0123456789,，.．。\n 一二十百千万件条、（）()；!？😀年度申请") + ["\n二、", "\n（三）"]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 80)))
+        headings = {m.start() + 1 for m in _HEADING.finditer(text)}
+        want = [_break_score(text, pos, headings) for pos in range(1, len(text) + 1)]
+        assert break_scores(text)[1:].tolist() == want, text
 
 
 def test_windows_prefer_section_headings():

@@ -224,6 +224,23 @@ def test_viterbi_decoding_keeps_an_uncertain_span_whole():
     assert [BIO_TAGS[i] for i in viterbi_tags(lone)] == ["O", "O", "O"]
 
 
+def test_stretches_decoded_together_each_get_their_own_best_valid_path():
+    """Decoding many stretches of different lengths in one vectorised loop: each gets the most probable
+    valid BIO path of its own, checked against every possible path of short stretches."""
+    import itertools
+
+    from nianbao.model import _ALLOWED, _START_ALLOWED, viterbi_many
+
+    rng = np.random.default_rng(3)
+    parts = [rng.dirichlet(np.full(len(BIO_TAGS), 0.4), size=n) for n in (3, 1, 4, 2, 4, 3, 1)]
+    for probs, path in zip(parts, viterbi_many(parts)):
+        logp = np.log(probs)
+        valid = (p for p in itertools.product(range(len(BIO_TAGS)), repeat=len(probs))
+                 if _START_ALLOWED[p[0]] and all(_ALLOWED[a, b] for a, b in zip(p, p[1:])))
+        best = max(valid, key=lambda p: sum(logp[i, t] for i, t in enumerate(p)))
+        assert path.tolist() == list(best)
+
+
 def test_decoding_only_where_entities_are_possible_gives_the_full_path():
     from nianbao.model import decode_tags, viterbi_tags
 
