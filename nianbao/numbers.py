@@ -6,6 +6,7 @@ multiplier (万/亿), the approximators and the unit around it.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -76,8 +77,13 @@ def parse_count(text: str, context_before: str = "") -> ParsedCount:
     outside the span (SPEC §2) but still make the value approximate.
     Raises ValueError when `text` holds neither a number nor a zero statement.
     """
+    return _parse_count(text, context_before[-4:])
+
+
+@functools.lru_cache(maxsize=65536)  # a report's counts are read by several stages, and the same ones recur
+def _parse_count(text: str, context_before: str) -> ParsedCount:
     lex = load_lexicon()
-    before = _halfwidth(context_before[-4:])
+    before = _halfwidth(context_before)
     approx_before = any(before.endswith(p) for p in lex.approx_before)
     plain = re.sub(r"\s+", "", _halfwidth(text))  # `890 件`: a space inside a count is part of it (GUIDE)
     m = _NUMERAL.search(plain)
