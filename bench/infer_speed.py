@@ -4,10 +4,11 @@
     python bench/infer_speed.py --tiny        # no trained model yet: a tiny untrained one
     python bench/infer_speed.py --lengths 1e3,1e4,1e5,1e6,1e7   # one report per length: linear or not
 
---lengths: for each length, one report of that many characters (the real reports joined, cycled) goes
-through `infer.py` alone; the table gives end-to-end chars/s with the start-up (a 200-character
-report's run) taken out, peak RSS, and the bare forward pass's chars/s over the same report's
-windows (at most its first 1M characters: the forward rate does not depend on the length).
+--lengths: for each length, reports of that many characters (the real reports joined, cycled) go
+through one `infer.py` run: one report from 1M characters up, as many as make up 1M characters below
+(1e3: 1,000 reports); the table gives end-to-end chars/s with the start-up (a 200-character report's run)
+taken out, peak RSS, and the bare forward pass's chars/s over the same text's windows (at most its first
+1M characters: the forward rate does not depend on the length).
 
 The real reports of the shared location are repeated (each copy gets its own doc_id) to
 make --reports inputs. End-to-end is `python infer.py` in a child process (reading,
@@ -93,37 +94,49 @@ def forward_seconds(model: Path, texts: list[str], batch_size: int) -> float:
     return time.perf_counter() - start
 
 
-def long_report(texts: list[str], length: int, path: Path) -> Path:
-    """One report of `length` characters: the given texts joined and cycled."""
+def long_report(texts: list[str], length: int, path: Path, offset: int = 0) -> Path:
+    """One report of `length` characters: the given texts joined and cycled, from character `offset` on."""
     base = "\n\n".join(texts)
-    path.write_text((base * (length // len(base) + 1))[:length], encoding="utf-8")
+    start = offset % len(base)
+    path.write_text((base * ((start + length) // len(base) + 1))[start : start + length], encoding="utf-8")
     return path
 
 
+BATCH_CHARS = 1_000_000  # a length shorter than this is measured over as many reports as make it up
+
+
 def by_length(model: Path, texts: list[str], lengths: list[int], batch_size: int, tmp: Path) -> list[tuple]:
-    """(length, end-to-end s, start-up s, chars/s, forward chars/s, peak RSS KiB) per report length."""
+    """(length, reports, end-to-end s, start-up s, chars/s, forward chars/s, peak RSS KiB) per report length.
+
+    A length under BATCH_CHARS runs as that many reports of it (1 k: 1,000 reports, each from its own
+    place in the joined texts, so each has its own hash), so the start-up is a small part of the run."""
     probe = long_report(texts, 200, tmp / "probe.txt")
     run_infer_child([probe], tmp / "warm", model, batch_size, 1)  # file caches warm
     startup, _ = run_infer_child([probe], tmp / "probe", model, batch_size, 1)
     rows = []
     for length in lengths:
-        path = long_report(texts, length, tmp / f"len{length}.txt")
-        seconds, rss = run_infer_child([path], tmp / f"out{length}", model, batch_size, 1)
-        sample = path.read_text(encoding="utf-8")[: min(length, 1_000_000)]
-        fwd = len(sample) / forward_seconds(model, [sample], batch_size)
-        e2e = length / (seconds - startup) if seconds > 2 * startup else float("nan")  # too short to tell
-        rows.append((length, seconds, startup, e2e, fwd, rss))
-        print(f"  {length:>10,} chars: {seconds:.1f} s, {e2e:,.0f} chars/s, {rss / 1024:,.0f} MiB", file=sys.stderr, flush=True)
+        folder = tmp / f"len{length}"
+        folder.mkdir()
+        copies = max(1, -(-BATCH_CHARS // length))
+        paths = [long_report(texts, length, folder / f"r{k:05d}.txt", offset=k * 7919) for k in range(copies)]
+        seconds, rss = run_infer_child(paths, tmp / f"out{length}", model, batch_size, 1)
+        sample = [p.read_text(encoding="utf-8")[:BATCH_CHARS] for p in paths]  # the same reports' windows
+        fwd = sum(map(len, sample)) / forward_seconds(model, sample, batch_size)
+        total = length * copies
+        e2e = total / (seconds - startup) if seconds > 2 * startup else float("nan")  # too short to tell
+        rows.append((length, copies, seconds, startup, e2e, fwd, rss))
+        print(f"  {length:>10,} chars x {copies}: {seconds:.1f} s, {e2e:,.0f} chars/s, {rss / 1024:,.0f} MiB",
+              file=sys.stderr, flush=True)
     return rows
 
 
 def print_length_table(rows: list[tuple], model: Path) -> None:
-    print(f"model {model} ({RUNTIME}), {os.cpu_count()} CPU threads; start-up {rows[0][2]:.1f} s taken out "
+    print(f"model {model} ({RUNTIME}), {os.cpu_count()} CPU threads; start-up {rows[0][3]:.1f} s taken out "
           "(nan: the run was too short to tell it from the start-up)")
-    print("| report length (chars) | end-to-end s | end-to-end chars/s | bare forward chars/s | end-to-end / forward time | peak RSS |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for length, seconds, _, e2e, fwd, rss in rows:
-        print(f"| {length:,} | {seconds:.1f} | {e2e:,.0f} | {fwd:,.0f} | {fwd / e2e:.2f}x | {rss / 1024:,.0f} MiB |")
+    print("| report length (chars) | reports | end-to-end s | end-to-end chars/s | bare forward chars/s | end-to-end / forward time | peak RSS |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for length, copies, seconds, _, e2e, fwd, rss in rows:
+        print(f"| {length:,} | {copies:,} | {seconds:.1f} | {e2e:,.0f} | {fwd:,.0f} | {fwd / e2e:.2f}x | {rss / 1024:,.0f} MiB |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,7 +131,7 @@ def rule_categories(text: str, spans: list[Span]) -> list[Span]:
 
     taken = sorted((s.start, s.end) for s in spans)
     extra = []
-    for term in annotate_once(text).spans:
+    for term in annotate_once(text, last=True).spans:  # the rule tags' ask came first (model.rule_tag_ids)
         if term.label != "CATEGORY":
             continue
         i = bisect.bisect_left(taken, (term.end, -1))
@@ -226,7 +226,11 @@ def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None 
     try:
         for i, spans in predictor.predict_iter([doc.simplified for _, doc in docs], progress=progress):
             done = i + 1
-            yield structure(predictor, *docs[i], spans)
+            job, doc = docs[i]
+            docs[i] = (job, None)  # the report's texts go once its result is built, before it is written
+            result = structure(predictor, job, doc, spans)
+            del doc, spans
+            yield result
     except Exception as exc:
         error = f"tagging failed: {type(exc).__name__}: {exc}"
         for job, _ in docs[done:]:

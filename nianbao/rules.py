@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import cachetools
+
 from .lexicon import Lexicon, load_lexicon, term_labels
 from .linking import ZERO_NUMERAL_RE, head_group
 from .normalise import simplified_view
@@ -428,12 +430,22 @@ def _to_annotation(counts: list[_Cand], terms: list[_Cand]) -> Annotation:
     return Annotation(spans=spans, relations=relations)
 
 
-@lru_cache(maxsize=64)
-def annotate_once(text: str) -> Annotation:
-    """`annotate` with the default lexicon, remembered for the last few texts: the model backend asks for
-    one report's rule tags twice (the tagger's rule features, then the linker's extra category terms).
-    Callers must not change the Annotation it returns."""
-    return annotate(text)
+ONCE_CHARS = 16_000_000  # characters of text whose annotations annotate_once keeps (the least recent go first)
+_ONCE = cachetools.LRUCache(maxsize=ONCE_CHARS, getsizeof=lambda entry: entry[1])
+
+
+def annotate_once(text: str, last: bool = False) -> Annotation:
+    """`annotate` with the default lexicon, remembered for the last texts (up to ONCE_CHARS characters):
+    the model backend asks for one report's rule tags twice (the tagger's rule features, then the
+    linker's extra category terms), with many short reports in flight between the two asks.
+    `last`: this is the last ask, so the annotation is not kept after it (a 20 MB report's would
+    otherwise stay alive while others are read). Callers must not change the Annotation it returns."""
+    entry = _ONCE.pop(text, None) if last else _ONCE.get(text)
+    if entry is None:
+        entry = (annotate(text), max(1, len(text)))
+        if not last and entry[1] <= ONCE_CHARS:
+            _ONCE[text] = entry
+    return entry[0]
 
 
 def annotate(text: str, lexicon_path: str | None = None, work: dict[str, int] | None = None) -> Annotation:

@@ -309,3 +309,17 @@ def test_a_zero_after_coordinated_categories_counts_each_first_one_first():
     links = [(spans[r.source], spans[r.target]) for r in ann.relations if r.type == "counts"]
     assert [b for a, b in links if a == "0件"] == ["行政复议", "行政诉讼"]
     assert [b for a, b in links if a == "7件"] == ["行政诉讼"]
+
+
+def test_a_reports_rule_annotation_is_kept_between_its_two_asks_and_not_after_the_last():
+    """The model backend asks twice per report (rule features, then extra category terms); the second ask
+    is the last, so a long report's annotation does not stay in memory after it."""
+    from nianbao import rules
+
+    text = "本年度共收到政府信息公开申请12件，其中予以公开5件。" * 3
+    first = rules.annotate_once(text)
+    assert rules.annotate_once(text) is first  # remembered: computed once
+    assert rules.annotate_once(text, last=True) is first
+    assert text not in rules._ONCE
+    assert rules.annotate_once(text, last=True) is not first  # asked again after the last: computed again
+    assert [(s.start, s.end, s.label) for s in rules.annotate_once(text).spans] == [(s.start, s.end, s.label) for s in first.spans]
