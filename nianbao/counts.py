@@ -19,6 +19,7 @@ Table cells are never touched: their row and column headers decide (GUIDE).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,10 +80,16 @@ class Head:
     weights: Any  # scipy.sparse csr (classes x N_FEATURES)
     bias: np.ndarray
 
+    @functools.cached_property
+    def features_by_class(self) -> Any:
+        """The weights transposed, kept as CSR: `weights.T` is CSC, which scipy converted back for every
+        report's product (two thirds of the classifier's time on short reports)."""
+        return self.weights.T.tocsr()
+
     def predict(self, rows: Sequence[list[str]]) -> list[tuple[str, float]]:
         if not rows:
             return []
-        logits = np.asarray((_hash(rows) @ self.weights.T).todense()) + self.bias
+        logits = np.asarray((_hash(rows) @ self.features_by_class).todense()) + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
