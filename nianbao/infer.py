@@ -283,7 +283,9 @@ def run(args: argparse.Namespace) -> int:
     done = 0
     records = SyncedAppender(records_path)
     try:
-        for job, record, page, error in _results(args, jobs, model_dir):
+        for result in _results(args, jobs, model_dir):
+            job, record, page, error = result
+            result.clear()  # what passed it on still holds this list: the page and record now live here only
             if error is not None:
                 failed += 1
                 _report_error(errors_path, job.path, job.doc_id, error)
@@ -291,6 +293,7 @@ def run(args: argparse.Namespace) -> int:
             write_atomic_html(out_dir / PAGES_DIR / page_name(job.doc_id), page)
             page = None  # written: a long report's page is not kept while its record is encoded
             records.append(record)
+            record = None
             done += 1
     finally:
         records.close()

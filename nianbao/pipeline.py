@@ -202,7 +202,8 @@ class Job:
     size: int = 0  # bytes of the file: long reports get batches of their own (infer._batches)
 
 
-Result = tuple[Job, "dict | None", "str | None", "str | None"]  # (job, record, HTML page, error)
+Result = list  # [job, record, HTML page, error]: a list, so the writer can empty it once it has taken the
+# record and page out (the generators that passed it on still hold it; a 20 MB report's page and record are 200 MB)
 
 
 def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None = None) -> Iterator[Result]:
@@ -219,9 +220,9 @@ def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None 
             doc.doc_id = job.doc_id
             docs.append((job, doc))
         except ReadError as exc:
-            yield job, None, None, exc.reason
+            yield [job, None, None, exc.reason]
         except Exception as exc:  # a reader bug must not stop the batch
-            yield job, None, None, f"unexpected {type(exc).__name__}: {exc}"
+            yield [job, None, None, f"unexpected {type(exc).__name__}: {exc}"]
     done = 0
     try:
         for i, spans in predictor.predict_iter([doc.simplified for _, doc in docs], progress=progress):
@@ -234,7 +235,7 @@ def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None 
     except Exception as exc:
         error = f"tagging failed: {type(exc).__name__}: {exc}"
         for job, _ in docs[done:]:
-            yield job, None, None, error
+            yield [job, None, None, error]
     _MEMORY.tick()
 
 
@@ -245,10 +246,10 @@ def structure(predictor: Predictor, job: Job, doc: Any, spans: list[Span]) -> Re
     try:
         record = record_for(doc, spans, job.sha256, predictor.version, getattr(predictor, "resolver", None),
                             getattr(predictor, "rule_categories", False))
-        return job, record, render_document(record, doc.original), None
+        return [job, record, render_document(record, doc.original), None]
     except Exception as exc:
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return job, None, None, f"could not build the record: {detail}"
+        return [job, None, None, f"could not build the record: {detail}"]
 
 
 def run_batch(predictor: Predictor, jobs: list[Job]) -> list[Result]:

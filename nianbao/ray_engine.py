@@ -67,11 +67,11 @@ def results_to_columns(results: list[Result], actor_id: str) -> dict[str, list[s
 
 
 def row_to_result(row: dict[str, Any]) -> Result:
-    """A result row back into the (job, record, fragment, error) tuple `infer.run` consumes."""
+    """A result row back into the [job, record, page, error] list `infer.run` consumes."""
     job = Job(str(row["path"]), str(row["doc_id"]), str(row["sha256"]))
     if row["error"]:
-        return job, None, None, str(row["error"])
-    return job, json.loads(row["record"]), str(row["fragment"]), None
+        return [job, None, None, str(row["error"])]
+    return [job, json.loads(row["record"]), str(row["fragment"]), None]
 
 
 # --------------------------------------------------------------------------- cluster
