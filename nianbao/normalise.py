@@ -31,7 +31,7 @@ class Cleaned:
     """Clean text, the original index of each of its characters, and what cleaning found."""
 
     text: str
-    offsets: array  # array('q'): offsets[i] = index in the original of text[i]
+    offsets: array  # array of OFFSET_TYPE: offsets[i] = index in the original of text[i]
     warnings: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -42,12 +42,16 @@ class Cleaned:
         return self.offsets[start], self.offsets[end - 1] + 1
 
 
+OFFSET_TYPE = "i"  # 4 bytes a character (a 20 MB report's map is 27 MB, not 54); texts past 2**31 characters take "q"
+
+
 class _Tracked:
     """A text with its offsets into the original; edited only by deletions and 1:1 maps."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.offsets = array("q", range(len(text)))
+        self.kind = OFFSET_TYPE if len(text) < 2**31 else "q"
+        self.offsets = array(self.kind, range(len(text)))
 
     def translate(self, table: dict[int, str]) -> None:
         """Replace characters one for one (the table must map to single characters)."""
@@ -58,7 +62,7 @@ class _Tracked:
         if not ranges:
             return 0
         pieces: list[str] = []
-        offsets = array("q")
+        offsets = array(self.kind)
         pos = removed = 0
         for start, end in ranges:
             if start < pos:  # overlapping ranges: keep the already-deleted part
