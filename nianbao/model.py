@@ -544,6 +544,7 @@ class Tagger:
         """
         from .repair import repair_spans
 
+        texts = list(texts)
         views = list(views) if views is not None else [simplified(t) for t in texts]
         rule_features = uses_rule_features(self.model.config)
         pending: deque[tuple[int, int]] = deque()  # (text index, window index) waiting for the model
@@ -555,7 +556,9 @@ class Tagger:
             spans = state.close()
             if len(state.windows) > chunk_windows:  # a long report: what its chunks freed goes back now
                 release()
-            return repair_spans(views[i], spans) if repair else spans
+            out = repair_spans(views[i], spans) if repair else spans
+            views[i] = texts[i] = ""  # done with: a long report's text is not held here while the caller goes on
+            return out
 
         while next_doc < len(texts) or pending:
             while next_doc < len(texts) and len(pending) < chunk_windows:

@@ -228,9 +228,16 @@ def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None 
         for i, spans in predictor.predict_iter([doc.simplified for _, doc in docs], progress=progress):
             done = i + 1
             job, doc = docs[i]
-            docs[i] = (job, None)  # the report's texts go once its result is built, before it is written
-            result = structure(predictor, job, doc, spans)
-            del doc, spans
+            docs[i] = (job, None)
+            record, error = build_record_for(predictor, job, doc, spans)
+            original = doc.original
+            del doc, spans  # the clean and Simplified texts, their offsets and the spans go before the page is drawn
+            page = None
+            if record is not None:
+                page, error = page_for(record, original)
+                record = record if page is not None else None
+            result = [job, record, page, error]
+            del record, page, original  # the list alone holds them: infer.run empties it (see Result)
             yield result
     except Exception as exc:
         error = f"tagging failed: {type(exc).__name__}: {exc}"
@@ -239,17 +246,25 @@ def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None 
     _MEMORY.tick()
 
 
-def structure(predictor: Predictor, job: Job, doc: Any, spans: list[Span]) -> Result:
-    """One tagged report -> its result: the record and its HTML page, or why it could not be built."""
+def build_record_for(predictor: Predictor, job: Job, doc: Any, spans: list[Span]) -> tuple["dict | None", "str | None"]:
+    """One tagged report -> (its record, None), or (None, why it could not be built)."""
+    try:
+        return record_for(doc, spans, job.sha256, predictor.version, getattr(predictor, "resolver", None),
+                          getattr(predictor, "rule_categories", False)), None
+    except Exception as exc:
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return None, f"could not build the record: {detail}"
+
+
+def page_for(record: dict, original: str) -> tuple["str | None", "str | None"]:
+    """(The record's HTML page, None), or (None, why it could not be drawn)."""
     from .report import render_document
 
     try:
-        record = record_for(doc, spans, job.sha256, predictor.version, getattr(predictor, "resolver", None),
-                            getattr(predictor, "rule_categories", False))
-        return [job, record, render_document(record, doc.original), None]
+        return render_document(record, original), None
     except Exception as exc:
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return [job, None, None, f"could not build the record: {detail}"]
+        return None, f"could not build the page: {detail}"
 
 
 def run_batch(predictor: Predictor, jobs: list[Job]) -> list[Result]:
