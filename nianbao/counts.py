@@ -240,10 +240,12 @@ def training_rows(examples: Iterable[tuple[Any, list[Span], list]]) -> tuple[lis
 
 
 def train(examples: Iterable[tuple[Any, list[Span], list]], policy: str = "fill", threshold: float = 0.9,
-          c: float = 4.0, context_weight: float = 1.0, category_threshold: float | None = None) -> CountClassifier | None:
+          c: float = 4.0, context_weight: float = 1.0, category_threshold: float | None = None,
+          context_c: float | None = None) -> CountClassifier | None:
     """A classifier trained on the gold counts of `examples`, or None when there are none.
 
-    With `context_weight` < 1 a context-only category head is trained too and mixed in."""
+    With `context_weight` < 1 a context-only category head is trained too and mixed in, regularised
+    by `context_c` (None: `c`): its many n-grams want a softer fit than the path-aware heads."""
     if policy not in POLICIES:
         raise ValueError(f"count classifier policy {policy!r}: one of {', '.join(POLICIES)}")
     if not 0 <= context_weight <= 1:
@@ -251,6 +253,6 @@ def train(examples: Iterable[tuple[Any, list[Span], list]], policy: str = "fill"
     rows, cats, outs = training_rows(examples)
     if not rows:
         return None
-    context = _fit_head(context_only(rows), cats, c) if context_weight < 1 else None
+    context = _fit_head(context_only(rows), cats, c if context_c is None else context_c) if context_weight < 1 else None
     return CountClassifier(_fit_head(rows, cats, c), _fit_head(rows, outs, c), policy, threshold,
                            context, context_weight, category_threshold)

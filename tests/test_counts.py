@@ -160,3 +160,20 @@ def _row(doc, spans):
 def test_a_context_weight_outside_0_1_is_refused():
     with pytest.raises(ValueError, match="context_weight"):
         train(examples(4), policy="override", context_weight=1.5)
+
+
+def test_the_context_only_head_has_its_own_regularisation():
+    """A smaller `context_c` fits the context-only head more softly: it is less sure of the same count,
+    while the path-aware heads keep `c`."""
+    data = examples(40)
+    text = "今年收到政府信息公开申请37件。"
+    doc = make_document(text, doc_id="t", source="written-for-test")
+    b = text.index("37件")
+    from nianbao.counts import context_only, count_features
+
+    row = context_only([count_features(doc.simplified, Span(b, b + 3, "COUNT", 0.9), None, None, "件", False)])
+    soft = train(data, policy="override", c=1.0, context_weight=0.7, context_c=0.05)
+    firm = train(data, policy="override", c=1.0, context_weight=0.7)
+    (soft_label, soft_p), (firm_label, firm_p) = soft.category_context.predict(row)[0], firm.category_context.predict(row)[0]
+    assert soft_label == firm_label == "requests" and soft_p < firm_p
+    assert soft.category.predict(row)[0] == firm.category.predict(row)[0]  # the path-aware head is the same fit
