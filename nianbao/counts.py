@@ -15,6 +15,12 @@ and linked facts, see configs/default.yaml):
 - `override`: it also replaces the span path's key when it is at least `threshold` sure;
 - `off`: the span path alone.
 Table cells are never touched: their row and column headers decide (GUIDE).
+
+The category is read by two heads mixed (`context_weight`): one with the span path's answer among
+its features and one without it. The span path's features are clean in training (gold spans) and
+noisy at inference (model spans), so the first head trusts them more than it should (a count
+linked to `...信息` is `proactive` at 1.0 whatever its context says); the context-only head
+tempers that. The mixed answer overrides the span path's category at `category_threshold`.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ N_FEATURES = 2**18
 LEFT, RIGHT = 24, 12  # characters of context read before and after a count, within its sentence
 SENTENCE_BREAKS = "。！？!?；;\n"
 POLICIES = ("off", "fill", "override")
+PATH_FEATURES = ("cat=", "out=", "cat+unit=")  # what the span path says: left out of the context-only head
 
 
 def _bucket(distance: int) -> str:
@@ -59,6 +66,11 @@ def count_features(view: str, span: Span, link_category: str | None, link_outcom
         for i in range(len(right) - n + 1):
             feats.append(f"R{n}{_bucket(i)}:{right[i:i + n]}")
     return feats
+
+
+def context_only(rows: Sequence[list[str]]) -> list[list[str]]:
+    """The rows without the span path's features: what the count's context alone says."""
+    return [[f for f in row if not f.startswith(PATH_FEATURES)] for row in rows]
 
 
 def _states_zero(fact: dict) -> bool:
@@ -86,15 +98,25 @@ class Head:
         report's product (two thirds of the classifier's time on short reports)."""
         return self.weights.T.tocsr()
 
-    def predict(self, rows: Sequence[list[str]]) -> list[tuple[str, float]]:
-        if not rows:
-            return []
+    def probabilities(self, rows: Sequence[list[str]], classes: Sequence[str]) -> np.ndarray:
+        """rows x `classes` probabilities (0 for a class this head never saw)."""
         logits = np.asarray((_hash(rows) @ self.features_by_class).todense()) + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
-        best = probs.argmax(axis=1)
-        return [(self.classes[b], float(probs[i, b])) for i, b in enumerate(best)]
+        out = np.zeros((len(rows), len(classes)))
+        out[:, [list(classes).index(c) for c in self.classes]] = probs
+        return out
+
+    def predict(self, rows: Sequence[list[str]]) -> list[tuple[str, float]]:
+        if not rows:
+            return []
+        return _best(self.probabilities(rows, self.classes), self.classes)
+
+
+def _best(probs: np.ndarray, classes: Sequence[str]) -> list[tuple[str, float]]:
+    best = probs.argmax(axis=1)
+    return [(classes[b], float(probs[i, b])) for i, b in enumerate(best)]
 
 
 def _fit_head(rows: list[list[str]], labels: list[str], c: float) -> Head:
@@ -116,17 +138,36 @@ class CountClassifier:
     category: Head
     outcome: Head
     policy: str = "fill"
-    threshold: float = 0.9
+    threshold: float = 0.9  # how sure the outcome head must be to override (and the category's, by default)
+    category_context: Head | None = None  # the category from the context alone (see module docstring)
+    context_weight: float = 1.0  # weight of `category` against `category_context` in the mix
+    category_threshold: float | None = None  # how sure the mixed category must be to override; None: threshold
+
+    def _heads(self) -> list[tuple[str, Head]]:
+        heads = [("category", self.category), ("outcome", self.outcome)]
+        return heads + ([("category_context", self.category_context)] if self.category_context else [])
+
+    def categories(self, rows: Sequence[list[str]]) -> list[tuple[str, float]]:
+        """The category of each row and how sure: the two heads mixed by `context_weight`."""
+        if self.category_context is None or self.context_weight >= 1:
+            return self.category.predict(rows)
+        classes = sorted(set(self.category.classes) | set(self.category_context.classes))
+        mixed = (self.context_weight * self.category.probabilities(rows, classes)
+                 + (1 - self.context_weight) * self.category_context.probabilities(context_only(rows), classes))
+        return _best(mixed, classes)
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / CLASSIFIER_FILE
         arrays = {}
-        for name, head in (("category", self.category), ("outcome", self.outcome)):
+        for name, head in self._heads():
             coo = head.weights.tocoo()
             arrays.update({f"{name}_rows": coo.row, f"{name}_cols": coo.col, f"{name}_vals": coo.data,
                            f"{name}_bias": head.bias})
         meta = {"category_classes": self.category.classes, "outcome_classes": self.outcome.classes,
-                "policy": self.policy, "threshold": self.threshold, "n_features": N_FEATURES}
+                "policy": self.policy, "threshold": self.threshold, "n_features": N_FEATURES,
+                "context_weight": self.context_weight, "category_threshold": self.category_threshold}
+        if self.category_context is not None:
+            meta["category_context_classes"] = self.category_context.classes
         np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
         return path
 
@@ -142,14 +183,18 @@ class CountClassifier:
             data = np.load(path, allow_pickle=False)
             meta = json.loads(str(data["meta"]))
             heads = {}
-            for name in ("category", "outcome"):
+            names = ("category", "outcome") + (("category_context",) if "category_context_classes" in meta else ())
+            for name in names:
                 classes = meta[f"{name}_classes"]
                 w = sparse.csr_matrix((data[f"{name}_vals"], (data[f"{name}_rows"], data[f"{name}_cols"])),
                                       shape=(len(classes), meta["n_features"]))
                 heads[name] = Head(classes, w, data[f"{name}_bias"])
         except (KeyError, ValueError, OSError) as exc:
             raise ValueError(f"{path}: not a readable count classifier ({exc})") from exc
-        return cls(heads["category"], heads["outcome"], meta["policy"], float(meta["threshold"]))
+        category_threshold = meta.get("category_threshold")
+        return cls(heads["category"], heads["outcome"], meta["policy"], float(meta["threshold"]),
+                   heads.get("category_context"), float(meta.get("context_weight", 1.0)),
+                   None if category_threshold is None else float(category_threshold))
 
     def resolve(self, view: str, items: list[tuple[Span, dict]]) -> None:
         """Set the category and outcome of each (COUNT span, fact) pair by the policy; `*_by` says who decided."""
@@ -157,13 +202,14 @@ class CountClassifier:
             return
         rows = [count_features(view, span, fact.get("category"), fact.get("outcome"), fact.get("unit"), _states_zero(fact))
                 for span, fact in items]
-        for (span, fact), cat, out in zip(items, self.category.predict(rows), self.outcome.predict(rows)):
-            for key, (label, prob) in (("category", cat), ("outcome", out)):
+        category_threshold = self.threshold if self.category_threshold is None else self.category_threshold
+        for (span, fact), cat, out in zip(items, self.categories(rows), self.outcome.predict(rows)):
+            for key, (label, prob), sure in (("category", cat, category_threshold), ("outcome", out, self.threshold)):
                 value = None if label == NONE else label
                 current = fact.get(key)
                 if current is None and value is not None:
                     fact[key], fact[f"{key}_by"] = value, "classifier"
-                elif self.policy == "override" and value != current and prob >= self.threshold:
+                elif self.policy == "override" and value != current and prob >= sure:
                     fact[key], fact[f"{key}_by"] = value, "classifier"
 
 
@@ -201,11 +247,19 @@ def training_rows(examples: Iterable[tuple[Any, list[Span], list]]) -> tuple[lis
 
 
 def train(examples: Iterable[tuple[Any, list[Span], list]], policy: str = "fill", threshold: float = 0.9,
-          c: float = 4.0) -> CountClassifier | None:
-    """A classifier trained on the gold counts of `examples`, or None when there are none."""
+          c: float = 4.0, context_weight: float = 1.0, category_threshold: float | None = None,
+          context_c: float | None = None) -> CountClassifier | None:
+    """A classifier trained on the gold counts of `examples`, or None when there are none.
+
+    With `context_weight` < 1 a context-only category head is trained too and mixed in, regularised
+    by `context_c` (None: `c`): its many n-grams want a softer fit than the path-aware heads."""
     if policy not in POLICIES:
         raise ValueError(f"count classifier policy {policy!r}: one of {', '.join(POLICIES)}")
+    if not 0 <= context_weight <= 1:
+        raise ValueError(f"count classifier context_weight {context_weight}: must be in [0, 1]")
     rows, cats, outs = training_rows(examples)
     if not rows:
         return None
-    return CountClassifier(_fit_head(rows, cats, c), _fit_head(rows, outs, c), policy, threshold)
+    context = _fit_head(context_only(rows), cats, c if context_c is None else context_c) if context_weight < 1 else None
+    return CountClassifier(_fit_head(rows, cats, c), _fit_head(rows, outs, c), policy, threshold,
+                           context, context_weight, category_threshold)

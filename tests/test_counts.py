@@ -101,3 +101,79 @@ def test_no_saved_classifier_is_none_and_a_broken_one_names_the_file(tmp_path):
 def test_an_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="policy"):
         train(examples(4), policy="always")
+
+
+NOT_COUNTED = [  # counts of places: no SPEC category, whatever noun the linker finds before them
+    ("设立查阅场所{n}个。", [("COUNT", "{n}个")]),
+    ("新建查阅场所{n}个。", [("COUNT", "{n}个")]),
+]
+MORE_PROACTIVE = [
+    ("网站发布工作动态{n}条。", [("CATEGORY", "工作动态"), ("COUNT", "{n}条")]),
+    ("印发规范性文件{n}件。", [("CATEGORY", "规范性文件"), ("COUNT", "{n}件")]),
+    ("更新政策解读{n}篇。", [("CATEGORY", "政策解读"), ("COUNT", "{n}篇")]),
+]
+
+
+def test_the_context_only_head_tempers_a_span_path_answer_its_context_never_had(tmp_path):
+    """Trained on gold spans, the span path's `proactive` always meant proactive; at inference a tagger
+    links a count of places to `政府信息`. Mixed with the head that reads the context alone, the
+    classifier is surer that it counts no SPEC category than the path-aware head alone, so it
+    overrides the path where that head alone would not."""
+    rng = random.Random(5)
+    templates = TEMPLATES + NOT_COUNTED + MORE_PROACTIVE
+    data = []
+    for i in range(90):
+        text, items = templates[i % len(templates)]
+        k = rng.randint(2, 900)
+        data.append(written_doc(text.format(n=k), [(lab, q.format(n=k)) for lab, q in items], f"p{i}"))
+    text = "设立政府信息查阅场所12个。"
+    doc = make_document(text, doc_id="t", source="written-for-test")
+    a, b = text.index("政府信息"), text.index("12个")
+    spans = [Span(a, a + 4, "CATEGORY", 0.9), Span(b, b + 3, "COUNT", 0.9)]
+    assert record_for(doc, spans, "0" * 64, "t")["facts"][0]["category"] == "proactive"  # the span path's answer
+
+    alone = train(data, policy="override", threshold=0.95, c=1.0)
+    row = _row(doc, spans)
+    label, sure = alone.category.predict([row])[0]
+    assert label == "none"
+    threshold = sure + 0.01  # the path-aware head alone is not sure enough to override at this threshold
+    alone.category_threshold = threshold
+    assert record_for(doc, spans, "0" * 64, "t", resolver=alone.resolve)["facts"][0]["category"] == "proactive"
+
+    mixed = train(data, policy="override", threshold=0.95, c=1.0, context_weight=0.7, category_threshold=threshold)
+    assert mixed.category_context is not None and mixed.categories([row])[0][1] > threshold
+    fact = record_for(doc, spans, "0" * 64, "t", resolver=mixed.resolve)["facts"][0]
+    assert fact["category"] is None and fact["category_by"] == "classifier"
+
+    mixed.save(tmp_path)  # the context-only head and the mix's settings survive a save
+    loaded = CountClassifier.load(tmp_path)
+    assert (loaded.context_weight, loaded.category_threshold) == (0.7, threshold)
+    assert record_for(doc, spans, "0" * 64, "t", resolver=loaded.resolve)["facts"][0]["category"] is None
+
+
+def _row(doc, spans):
+    from nianbao.counts import count_features
+
+    return count_features(doc.simplified, spans[1], "proactive", None, "个", False)
+
+
+def test_a_context_weight_outside_0_1_is_refused():
+    with pytest.raises(ValueError, match="context_weight"):
+        train(examples(4), policy="override", context_weight=1.5)
+
+
+def test_the_context_only_head_has_its_own_regularisation():
+    """A smaller `context_c` fits the context-only head more softly: it is less sure of the same count,
+    while the path-aware heads keep `c`."""
+    data = examples(40)
+    text = "今年收到政府信息公开申请37件。"
+    doc = make_document(text, doc_id="t", source="written-for-test")
+    b = text.index("37件")
+    from nianbao.counts import context_only, count_features
+
+    row = context_only([count_features(doc.simplified, Span(b, b + 3, "COUNT", 0.9), None, None, "件", False)])
+    soft = train(data, policy="override", c=1.0, context_weight=0.7, context_c=0.05)
+    firm = train(data, policy="override", c=1.0, context_weight=0.7)
+    (soft_label, soft_p), (firm_label, firm_p) = soft.category_context.predict(row)[0], firm.category_context.predict(row)[0]
+    assert soft_label == firm_label == "requests" and soft_p < firm_p
+    assert soft.category.predict(row)[0] == firm.category.predict(row)[0]  # the path-aware head is the same fit
