@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .memory import release
 from .pipeline import DEFAULT_MODEL_DIR, Job, ModelMissing, Predictor, check_model_dir, iter_batch, make_predictor, run_batch
 from .records import iter_records
 from .report import PAGES_DIR, page_name
@@ -151,15 +152,15 @@ def repair_torn_tail(path: Path) -> None:
 
 def done_keys(path: Path) -> dict[str, str]:
     """doc_id -> sha256 of the reports already in records.jsonl."""
-    return {rec["doc_id"]: rec.get("sha256", "") for rec in iter_records(path)}
+    return {rec["doc_id"]: rec.get("sha256", "") for rec in iter_records(path, spans=False)}
 
 
 def drop_superseded(path: Path) -> None:
     """Keep only the last record of each doc_id (a changed file was redone), atomically."""
     last: dict[str, int] = {}
-    for n, rec in enumerate(iter_records(path)):
+    for n, rec in enumerate(iter_records(path, spans=False)):
         last[rec["doc_id"]] = n
-    total = sum(1 for _ in iter_records(path))
+    total = sum(1 for _ in iter_records(path, spans=False))
     if len(last) == total:
         return
     keep = set(last.values())
@@ -297,6 +298,7 @@ def run(args: argparse.Namespace) -> int:
             done += 1
     finally:
         records.close()
+    release()  # what the reports' work freed goes back before the summaries read records.jsonl
     drop_superseded(records_path)
     finish_outputs(out_dir)
     if getattr(args, "compare", False):  # --compare: the batch's panel, changes and cross-year checks (nianbao.compare)

@@ -657,23 +657,49 @@ def _text_source(doc: Any) -> dict:
     return {k: v for k, v in source.items() if k != "ranges"}
 
 
-def iter_numbered_records(path: Path, on_bad_line: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, dict]]:
+SPAN_KEYS = frozenset(("start", "end", "label", "score", "text"))  # a record's `spans` entries (spans_for_record)
+
+
+def _lean_object(pairs: list[tuple[str, Any]], strings: dict[str, str]) -> dict | None:
+    """json object_pairs_hook of a lean read: a span entry is dropped as soon as it is read, and equal
+    strings (the same evidence sentence of a table's facts) are one object."""
+    if len(pairs) == len(SPAN_KEYS) and {k for k, _ in pairs} == SPAN_KEYS:
+        return None
+    return {k: strings.setdefault(v, v) if type(v) is str else v for k, v in pairs}
+
+
+def _read_line(line: str, spans: bool) -> dict:
+    if spans:
+        return json.loads(line)
+    strings: dict[str, str] = {}
+    record = json.loads(line, object_pairs_hook=lambda pairs: _lean_object(pairs, strings))
+    if isinstance(record, dict):
+        record.pop("spans", None)
+    return record
+
+
+def iter_numbered_records(path: Path, on_bad_line: Callable[[int, str], None] | None = None,
+                          spans: bool = True) -> Iterator[tuple[int, dict]]:
     """(line number, record) of a records.jsonl; a line that is not JSON (a torn last line) is
-    skipped and, with `on_bad_line`, reported as (line number, reason)."""
+    skipped and, with `on_bad_line`, reported as (line number, reason).
+
+    `spans=False`: records without their `spans` list (only a report's page draws them), read lean:
+    a 20 MB report's record is 400 MB of Python objects in full, which the summaries need none of."""
     if not path.exists():
         return
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if line.strip():
                 try:
-                    yield n, json.loads(line)
+                    yield n, _read_line(line, spans)
                 except json.JSONDecodeError as exc:
                     if on_bad_line is not None:
                         torn = "" if line.endswith("\n") else " (a torn last line: no newline at its end)"
                         on_bad_line(n, f"not JSON: {exc.msg}{torn}")
 
 
-def iter_records(path: Path, on_bad_line: Callable[[int, str], None] | None = None) -> Iterator[dict]:
-    """Records of a records.jsonl, one at a time (skipping a line that is not JSON: a torn last line)."""
-    for _, record in iter_numbered_records(path, on_bad_line):
+def iter_records(path: Path, on_bad_line: Callable[[int, str], None] | None = None, spans: bool = True) -> Iterator[dict]:
+    """Records of a records.jsonl, one at a time (skipping a line that is not JSON: a torn last line;
+    `spans`: see `iter_numbered_records`)."""
+    for _, record in iter_numbered_records(path, on_bad_line, spans):
         yield record

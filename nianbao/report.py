@@ -292,7 +292,7 @@ def write_html(records_path: Path, parts_dir: Path, out_path: Path) -> None:
         out.write(f"<table class='summary index' id='index'><thead><tr>{head}</tr></thead><tbody></tbody></table>\n")
         out.write(f"<script type='application/json' id='columns'>{json.dumps(INDEX_COLUMNS)}</script>\n")
         out.write("<script type='application/json' id='rows'>[\n")
-        for n, row in enumerate(_index_rows(iter_records(records_path), parts_dir)):
+        for n, row in enumerate(_index_rows(iter_records(records_path, spans=False), parts_dir)):
             out.write(("," if n else "") + row + "\n")
         out.write(f"]</script>\n<script>{INDEX_SCRIPT}</script>\n</body></html>\n")
     os.replace(tmp, out_path)
@@ -315,7 +315,7 @@ def write_csvs(records_path: Path, facts_csv: Path, records_csv: Path) -> None:
         facts_out, records_out = csv.writer(fh), csv.writer(rh)
         facts_out.writerow(fact_cols)
         records_out.writerow(record_cols)
-        for rec in iter_records(records_path):
+        for rec in iter_records(records_path, spans=False):
             for i, fact in enumerate(rec.get("facts", [])):
                 facts_out.writerow([rec["doc_id"], i] + [_csv_value(fact.get(c)) for c in FACT_COLUMNS])
             fail, unsure = _status_counts(rec)
@@ -349,7 +349,7 @@ def write_tables_csv(records_path: Path, tables_csv: Path) -> None:
     with open(tmp, "w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh)
         out.writerow(TABLE_CSV_COLUMNS)
-        for rec in iter_records(records_path):
+        for rec in iter_records(records_path, spans=False):
             layout = (rec.get("tables") or {}).get("layout")
             for table, row, column, cell in iter_table_cells(rec):
                 out.writerow([rec["doc_id"], table, _csv_value(layout), row, column]

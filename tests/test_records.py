@@ -403,3 +403,24 @@ def test_a_counting_verb_is_no_outcome_and_arising_cases_are_no_information_made
     # 产生 of cases is not 产生 of information (GUIDE decision 11 is about information made)
     rec, _ = record_of("本年度因政府信息公开产生行政复议案件2件。", [("CATEGORY", "行政复议"), ("COUNT", "2件")])
     assert rec["reconsiderations"] == 2 and "made" not in rec["facts"][0]["cues"]
+
+
+def test_summaries_read_records_without_their_spans_and_lose_nothing_else(tmp_path):
+    """The end-of-run summaries read records.jsonl lean: each record as written except its `spans`
+    list, with one string object for equal texts; a full read still gives the spans."""
+    import json
+
+    from nianbao.records import iter_records
+
+    text = "本年度收到政府信息公开申请12件，其中予以公开5件。\n| 新收政府信息公开申请数量 | 12 |"
+    doc = make_document(text, doc_id="d1")
+    spans = [Span(text.index("12件"), text.index("12件") + 3, "COUNT"), Span(text.index("5件"), text.index("5件") + 2, "COUNT")]
+    record = record_for(doc, spans, "x" * 64, "test")
+    path = tmp_path / "records.jsonl"
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\n" + "[1, 2]\n", encoding="utf-8")
+    full, lean = list(iter_records(path)), list(iter_records(path, spans=False))
+    assert full[0] == json.loads(json.dumps(record, ensure_ascii=False)) and full[0]["spans"]
+    assert lean[0] == {k: v for k, v in full[0].items() if k != "spans"}
+    assert lean[1] == [1, 2]  # not a record: passed on as read, for the caller to refuse
+    evidence = [f["evidence"] for f in lean[0]["facts"]]
+    assert len(evidence) == 2 and evidence[0] == evidence[1] and evidence[0] is evidence[1]
