@@ -98,18 +98,20 @@ class Head:
         report's product (two thirds of the classifier's time on short reports)."""
         return self.weights.T.tocsr()
 
-    def probabilities(self, rows: Sequence[list[str]], classes: Sequence[str]) -> np.ndarray:
-        """rows x `classes` probabilities (0 for a class this head never saw)."""
-        logits = np.asarray((_hash(rows) @ self.features_by_class).todense()) + self.bias
+    def probabilities(self, rows: Sequence[list[str]] | Any, classes: Sequence[str]) -> np.ndarray:
+        """rows x `classes` probabilities (0 for a class this head never saw); `rows` may be hashed already
+        (`_hash`: heads reading the same rows hash them once)."""
+        hashed = _hash(rows) if isinstance(rows, (list, tuple)) else rows
+        logits = np.asarray((hashed @ self.features_by_class).todense()) + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
-        out = np.zeros((len(rows), len(classes)))
+        out = np.zeros((hashed.shape[0], len(classes)))
         out[:, [list(classes).index(c) for c in self.classes]] = probs
         return out
 
-    def predict(self, rows: Sequence[list[str]]) -> list[tuple[str, float]]:
-        if not rows:
+    def predict(self, rows: Sequence[list[str]] | Any) -> list[tuple[str, float]]:
+        if isinstance(rows, (list, tuple)) and not rows:
             return []
         return _best(self.probabilities(rows, self.classes), self.classes)
 
@@ -147,12 +149,14 @@ class CountClassifier:
         heads = [("category", self.category), ("outcome", self.outcome)]
         return heads + ([("category_context", self.category_context)] if self.category_context else [])
 
-    def categories(self, rows: Sequence[list[str]]) -> list[tuple[str, float]]:
-        """The category of each row and how sure: the two heads mixed by `context_weight`."""
+    def categories(self, rows: Sequence[list[str]], hashed: Any = None) -> list[tuple[str, float]]:
+        """The category of each row and how sure: the two heads mixed by `context_weight` (`hashed`: the rows
+        already hashed, when the caller has them)."""
+        hashed = _hash(rows) if hashed is None else hashed
         if self.category_context is None or self.context_weight >= 1:
-            return self.category.predict(rows)
+            return self.category.predict(hashed)
         classes = sorted(set(self.category.classes) | set(self.category_context.classes))
-        mixed = (self.context_weight * self.category.probabilities(rows, classes)
+        mixed = (self.context_weight * self.category.probabilities(hashed, classes)
                  + (1 - self.context_weight) * self.category_context.probabilities(context_only(rows), classes))
         return _best(mixed, classes)
 
@@ -203,7 +207,8 @@ class CountClassifier:
         rows = [count_features(view, span, fact.get("category"), fact.get("outcome"), fact.get("unit"), _states_zero(fact))
                 for span, fact in items]
         category_threshold = self.threshold if self.category_threshold is None else self.category_threshold
-        for (span, fact), cat, out in zip(items, self.categories(rows), self.outcome.predict(rows)):
+        hashed = _hash(rows)  # the category and outcome heads read the same rows
+        for (span, fact), cat, out in zip(items, self.categories(rows, hashed), self.outcome.predict(hashed)):
             for key, (label, prob), sure in (("category", cat, category_threshold), ("outcome", out, self.threshold)):
                 value = None if label == NONE else label
                 current = fact.get(key)

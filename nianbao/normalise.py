@@ -198,6 +198,13 @@ def _converter(config: str):
 
 
 def _simplified_line(line: str) -> str:
+    """A line in Simplified, lower case, as the spam, navigation and footer checks read it (each asks; short
+    lines, the boilerplate that recurs across a site's reports, are converted once)."""
+    return _short_simplified(line) if len(line) <= 200 else _converter("t2s").convert(line).lower()
+
+
+@lru_cache(maxsize=16384)
+def _short_simplified(line: str) -> str:
     return _converter("t2s").convert(line).lower()
 
 
