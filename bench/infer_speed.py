@@ -2,7 +2,7 @@
 
     python bench/infer_speed.py [--model runs/default] [--reports 1000] [--batch-size 16]
     python bench/infer_speed.py --tiny        # no trained model yet: a tiny untrained one
-    python bench/infer_speed.py --lengths 1e3,1e4,1e5,1e6,1e7   # one report per length: linear or not
+    python bench/infer_speed.py --lengths 1e3,1e4,1e5,1e6,1e7   # 1M characters or more per length: linear or not
 
 --lengths: for each length, reports of that many characters (the real reports joined, cycled) go
 through one `infer.py` run: one report from 1M characters up, as many as make up 1M characters below

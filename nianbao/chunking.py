@@ -15,6 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .normalise import code_points
+
 Window = tuple[int, int]
 
 # Characters that can be part of one number: a cut between two of them splits the number.
@@ -68,7 +70,7 @@ def break_scores(text: str) -> np.ndarray:
 
     Position 0 is never a window end; it gets -1."""
     n = len(text)
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = code_points(text)
     flags = np.zeros(n, dtype=np.uint8)
     bmp = codes < 0x10000
     flags[bmp] = _bmp_flags()[codes[bmp]]

@@ -158,9 +158,10 @@ def done_keys(path: Path) -> dict[str, str]:
 def drop_superseded(path: Path) -> None:
     """Keep only the last record of each doc_id (a changed file was redone), atomically."""
     last: dict[str, int] = {}
+    total = 0
     for n, rec in enumerate(iter_records(path, spans=False)):
         last[rec["doc_id"]] = n
-    total = sum(1 for _ in iter_records(path, spans=False))
+        total = n + 1
     if len(last) == total:
         return
     keep = set(last.values())

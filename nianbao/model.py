@@ -715,6 +715,12 @@ def viterbi_many(parts: Sequence[np.ndarray]) -> list[np.ndarray]:
 SURE_O = 0.999  # a character this sure to be O ends any path: decoding restarts after it
 
 
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True in a boolean array."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
 def decode_tags(probs: np.ndarray) -> np.ndarray:
     """Best valid BIO path, decoded only over the stretches where some entity is possible.
 
@@ -722,14 +728,12 @@ def decode_tags(probs: np.ndarray) -> np.ndarray:
     tags in a fraction of the time (the Viterbi loop runs in Python, per character, over all hard stretches at once).
     """
     tags = np.zeros(len(probs), dtype=np.int64)  # O
-    open_ = probs[:, label2id["O"]] < SURE_O
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], open_.astype(np.int8), [0]))))
     best = probs.argmax(axis=1)
     # bad[i]: the argmax tags i-1 -> i break BIO; a stretch with no bad step (and no I- first)
     # keeps its argmax tags, which are then the best valid path too, with no Viterbi loop.
     bad = np.concatenate(([0], np.cumsum(~_ALLOWED[best[:-1], best[1:]]))) if len(best) else best
     hard = []
-    for start, end in zip(edges[::2].tolist(), edges[1::2].tolist()):
+    for start, end in _runs(probs[:, label2id["O"]] < SURE_O):
         if _START_ALLOWED[best[start]] and bad[end - 1] == bad[start]:
             tags[start:end] = best[start:end]
         else:
@@ -747,10 +751,8 @@ def probs_to_spans(probs: np.ndarray) -> list[Span]:
     scores = probs[np.arange(len(best)), best]
     # Only the stretches between O tags hold spans: each is read on its own (an O ends any span, so
     # the spans are those of the whole sequence), and the O characters, most of a report, are skipped.
-    inside = np.concatenate(([0], (best != label2id["O"]).astype(np.int8), [0]))
-    edges = np.flatnonzero(np.diff(inside))
     spans: list[Span] = []
-    for start, end in zip(edges[::2].tolist(), edges[1::2].tolist()):
+    for start, end in _runs(best != label2id["O"]):
         for span in bio_to_spans([id2label[i] for i in best[start:end].tolist()], scores[start:end].tolist()):
             span.start += start
             span.end += start

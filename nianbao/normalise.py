@@ -450,13 +450,17 @@ def detect_script(text: str, simplified: str | None = None) -> str:
     return "mixed"
 
 
-def _differing(a: str, b: str) -> int:
-    """How many positions of two equally long strings hold different characters (as code-point arrays: a
-    million-character report is compared in milliseconds, not a Python loop)."""
+def code_points(text: str) -> "np.ndarray":
+    """The text's characters as an array of code points (uint32): a million-character report is
+    compared or classified in milliseconds, not a Python loop."""
     import numpy as np
 
-    def code_points(text: str) -> np.ndarray:
-        return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _differing(a: str, b: str) -> int:
+    """How many positions of two equally long strings hold different characters."""
+    import numpy as np
 
     return int(np.count_nonzero(code_points(a) != code_points(b)))
 

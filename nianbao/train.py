@@ -101,13 +101,11 @@ class CountsConfig:
     threshold: float = 0.9  # how sure it must be to override the span path (policy override)
     c: float = 4.0  # inverse regularisation strength of its logistic regressions
     # The category: the head that reads the span path's answer mixed with a context-only head (weight of the
-    # first; 1: that head alone), and how sure the mix must be to override. Chosen on 3-fold CV records and
-    # linked facts over the saved held-out spans (work/hx.py): weight 0.7 at 0.8 gave 0.9166 / 0.9291 and
-    # category right 0.9509 against 0.9143 / 0.9271 / 0.9484 for the first head alone at 0.95; with context_c
-    # 0.3, weight 0.7 0.9175 / 0.9291 / 0.9509, 0.6 0.9175 / 0.9295 / 0.9514, 0.5 0.9175 / 0.9291 / 0.9509.
+    # first; 1: that head alone), and how sure the mix must be to override; the figures they were chosen on
+    # are in configs/default.yaml.
     context_weight: float = 0.6
     category_threshold: float = 0.8
-    context_c: float = 0.3  # the context-only head's regularisation (same harness: 1.0 0.9166, 0.3 0.9175, 0.1 0.9175 / 0.9286)
+    context_c: float = 0.3  # the context-only head's regularisation
 
 
 @dataclass
