@@ -41,6 +41,7 @@ N_FEATURES = 2**18
 LEFT, RIGHT = 24, 12  # characters of context read before and after a count, within its sentence
 SENTENCE_BREAKS = "。！？!?；;\n"
 POLICIES = ("off", "fill", "override")
+RESOLVE_ROWS = 2048  # counts classified at a time (see CountClassifier.resolve)
 PATH_FEATURES = ("cat=", "out=", "cat+unit=")  # what the span path says: left out of the context-only head
 
 
@@ -201,9 +202,16 @@ class CountClassifier:
                    None if category_threshold is None else float(category_threshold))
 
     def resolve(self, view: str, items: list[tuple[Span, dict]]) -> None:
-        """Set the category and outcome of each (COUNT span, fact) pair by the policy; `*_by` says who decided."""
-        if self.policy == "off" or not items:
+        """Set the category and outcome of each (COUNT span, fact) pair by the policy; `*_by` says who decided.
+
+        Read RESOLVE_ROWS counts at a time: a count's row is some 100 feature strings, so a 20 MB
+        report's 80,000 counts at once held 800 MB of them."""
+        if self.policy == "off":
             return
+        for i in range(0, len(items), RESOLVE_ROWS):
+            self._resolve_some(view, items[i : i + RESOLVE_ROWS])
+
+    def _resolve_some(self, view: str, items: list[tuple[Span, dict]]) -> None:
         rows = [count_features(view, span, fact.get("category"), fact.get("outcome"), fact.get("unit"), _states_zero(fact))
                 for span, fact in items]
         category_threshold = self.threshold if self.category_threshold is None else self.category_threshold

@@ -177,3 +177,34 @@ def test_the_context_only_head_has_its_own_regularisation():
     (soft_label, soft_p), (firm_label, firm_p) = soft.category_context.predict(row)[0], firm.category_context.predict(row)[0]
     assert soft_label == firm_label == "requests" and soft_p < firm_p
     assert soft.category.predict(row)[0] == firm.category.predict(row)[0]  # the path-aware head is the same fit
+
+
+def test_a_long_reports_counts_are_classified_a_bounded_number_at_a_time_with_the_same_answers(classifier, monkeypatch):
+    """Many counts: the rows are built and hashed RESOLVE_ROWS at a time (a 20 MB report's rows at once were
+    800 MB), and every fact gets what classifying all of them together gives."""
+    import nianbao.counts as counts
+
+    text = "".join(TEMPLATES[i % 4][0].format(n=i + 2) for i in range(50))
+    doc = make_document(text, doc_id="t", source="written-for-test")
+    spans, cursor = [], 0
+    for i in range(50):
+        quote = TEMPLATES[i % 4][1][1][1].format(n=i + 2)
+        start = text.index(quote, cursor)
+        spans.append(Span(start, start + len(quote), "COUNT", 0.9))
+        cursor = start + len(quote)
+    eager = CountClassifier(classifier.category, classifier.outcome, "override", threshold=0.3)
+
+    def facts():
+        return [{"category": None, "outcome": None, "unit": None, "value": 1} for _ in spans]
+
+    together = facts()
+    eager.resolve(doc.simplified, list(zip(spans, together)))
+    sizes = []
+    hash_rows = counts._hash
+    monkeypatch.setattr(counts, "_hash", lambda rows: sizes.append(len(rows)) or hash_rows(rows))
+    monkeypatch.setattr(counts, "RESOLVE_ROWS", 7)
+    apart = facts()
+    eager.resolve(doc.simplified, list(zip(spans, apart)))
+    assert apart == together
+    assert {f["category"] for f in apart} >= {"requests", "proactive"}
+    assert max(sizes) == 7 and sum(sizes) == 50
