@@ -205,7 +205,7 @@ class CountClassifier:
         """Set the category and outcome of each (COUNT span, fact) pair by the policy; `*_by` says who decided.
 
         Read RESOLVE_ROWS counts at a time: a count's row is some 100 feature strings, so a 20 MB
-        report's 80,000 counts at once held 800 MB of them."""
+        report's counts all at once held 800 MB of them."""
         if self.policy == "off":
             return
         for i in range(0, len(items), RESOLVE_ROWS):
