@@ -103,11 +103,20 @@ def is_article(view: str, span: Span, lexicon_path: str | None = None) -> bool:
     return len(text) == 2 and text[0] == "一" and text[1] in load_lexicon(lexicon_path).article_one_units
 
 
+def is_blocked_zero(view: str, span: Span, lexicon_path: str | None = None) -> bool:
+    """A negation that starts a word and states no zero (`无发现`, `未经复议`): the rules never take one
+    for a zero statement (`zero_blocked_after`); the model, reading characters, sometimes does."""
+    if any(c in NUMERALS for c in view[span.start:span.end]):
+        return False
+    return any(view.startswith(w, span.end) for w in load_lexicon(lexicon_path).zero_blocked_after)
+
+
 def drop_non_counts(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:
-    """Drop COUNT spans with neither a numeral nor a zero statement in them (`没`, `以`), dates and articles."""
+    """Drop COUNT spans with neither a numeral nor a zero statement in them (`没`, `以`), negations that
+    state no zero (`is_blocked_zero`), dates and articles."""
     def is_count(s: Span) -> bool:
-        return (is_count_text(view[s.start:s.end], lexicon_path) and not is_date(view, s)
-                and not is_article(view, s, lexicon_path))
+        return (is_count_text(view[s.start:s.end], lexicon_path) and not is_blocked_zero(view, s, lexicon_path)
+                and not is_date(view, s) and not is_article(view, s, lexicon_path))
 
     return [s for s in spans if s.label != "COUNT" or is_count(s)]
 

@@ -124,3 +124,10 @@ def test_terms_are_completed_in_every_copy_of_a_long_report_and_no_span_is_lost(
     one = texts(part, complete_terms(part, spans[:5]))
     assert ("OUTCOME", "予以公开") in one and ("OUTCOME", "不予公开") in one
     assert got == one * n
+
+
+def test_a_negation_that_starts_a_word_is_no_zero_statement_and_one_that_negates_a_verb_is():
+    """`尚无发现…` and `未经复议` say nothing is zero; `未收到` does (GUIDE: zero statements)."""
+    text = "本年度未收到行政复议申请,尚无发现应公开而未公开的信息,未经复议直接起诉的案件。"
+    spans = [at(text, "未收到", "COUNT"), at(text, "无", "COUNT"), at(text, "未", "COUNT", 2)]
+    assert texts(text, repair_spans(text, spans, steps=["drop_non_counts"])) == [("COUNT", "未收到")]
