@@ -52,6 +52,11 @@ class Lexicon:
     category_marks: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     source: tuple[str, ...] = field(default=())
 
+    def blocks_zero(self, text: str, end: int) -> bool:
+        """A negation ending at `end` starts a word and states no zero (`无法`, `尚无发现`, `未经复议`): one of
+        `zero_blocked_after` follows it. The rules' zero finder and the model's repair both ask."""
+        return any(text.startswith(w, end) for w in self.zero_blocked_after)
+
     def term_index(self, kind: str) -> dict[str, str]:
         """term -> canonical key for `kind` ("categories" or "outcomes"); the first key listing a term wins."""
         index: dict[str, str] = {}

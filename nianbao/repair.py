@@ -104,11 +104,11 @@ def is_article(view: str, span: Span, lexicon_path: str | None = None) -> bool:
 
 
 def is_blocked_zero(view: str, span: Span, lexicon_path: str | None = None) -> bool:
-    """A negation that starts a word and states no zero (`无发现`, `未经复议`): the rules never take one
-    for a zero statement (`zero_blocked_after`); the model, reading characters, sometimes does."""
+    """A COUNT with no numeral that is a negation starting a word (`Lexicon.blocks_zero`): the rules never
+    take one for a zero statement; the model, reading characters, sometimes does."""
     if any(c in NUMERALS for c in view[span.start:span.end]):
         return False
-    return any(view.startswith(w, span.end) for w in load_lexicon(lexicon_path).zero_blocked_after)
+    return load_lexicon(lexicon_path).blocks_zero(view, span.end)
 
 
 def drop_non_counts(view: str, spans: Sequence[Span], lexicon_path: str | None = None) -> list[Span]:

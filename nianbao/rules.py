@@ -224,7 +224,7 @@ def _zero_counts(s: str, terms: list[_Cand], pats: _Patterns) -> list[_Cand]:
             before = s[m.start() - 1] if m.start() else "\n"
             if not (before in _CLAUSE_END or before.isspace() or before in lex.zero_single_allowed_before):
                 continue
-        if any(s.startswith(w, m.end()) for w in lex.zero_blocked_after):
+        if lex.blocks_zero(s, m.end()):
             continue
         i = bisect.bisect_left(starts, m.end())
         if i and ordered[i - 1].end > m.start():  # part of a lexicon term (无法提供)
