@@ -80,9 +80,23 @@ def _states_zero(fact: dict) -> bool:
 
 
 def _hash(rows: Sequence[list[str]]):
-    from sklearn.feature_extraction import FeatureHasher
+    """Rows of feature strings as a rows x N_FEATURES CSR count matrix: the hashing trick, column
+    |MurmurHash3_32(feature)| mod N_FEATURES, the same matrix as scikit-learn's FeatureHasher
+    (string input, no alternate sign; a test holds the two equal). Done with mmh3 because importing
+    scikit-learn costs 1.5 s a run, and its transform 0.3 ms a call, where inference needs neither."""
+    import mmh3
+    from scipy import sparse
 
-    return FeatureHasher(n_features=N_FEATURES, input_type="string", alternate_sign=False).transform(rows)
+    hash32 = mmh3.hash
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    columns: list[int] = []
+    for n, row in enumerate(rows):
+        columns.extend(abs(hash32(feature)) % N_FEATURES for feature in row)
+        indptr[n + 1] = len(columns)
+    matrix = sparse.csr_matrix((np.ones(len(columns)), np.asarray(columns, dtype=np.int64), indptr),
+                               shape=(len(rows), N_FEATURES))
+    matrix.sum_duplicates()
+    return matrix
 
 
 @dataclass

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .memory import release
-from .pipeline import DEFAULT_MODEL_DIR, Job, ModelMissing, Predictor, check_model_dir, iter_batch, make_predictor, run_batch
+from .pipeline import DEFAULT_MODEL_DIR, Job, ModelMissing, Predictor, check_model_dir, iter_batches, make_predictor, run_batch
 from .records import iter_records
 from .report import PAGES_DIR, page_name
 RECORDS = "records.jsonl"
@@ -58,11 +58,7 @@ _WORKER_PREDICTOR: Predictor | None = None
 
 def _init_worker(backend: str, model_dir: str, batch_size: int, threads: int, runtime: str = "torch") -> None:
     global _WORKER_PREDICTOR
-    if backend == "model":
-        import torch
-
-        torch.set_num_threads(threads)
-    _WORKER_PREDICTOR = make_predictor(backend, Path(model_dir), batch_size, runtime)
+    _WORKER_PREDICTOR = make_predictor(backend, Path(model_dir), batch_size, runtime, threads)
 
 
 def _worker_batch(jobs: list[Job]):
@@ -331,13 +327,11 @@ def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iter
             yield from _with_bar([ray_results(args, jobs, model_dir)], bar)
             return
         if args.workers <= 1 or len(batches) <= 1:
-            if args.backend == "model":
-                import torch
-
-                torch.set_num_threads(max(1, args.threads or os.cpu_count() or 1))
-            predictor = make_predictor(args.backend, model_dir, args.batch_size, args.runtime)
-            # one result at a time, as each report is done; characters counted as the tagger goes
-            stream = ([result] for batch in batches for result in iter_batch(predictor, batch, chars.update))
+            predictor = make_predictor(args.backend, model_dir, args.batch_size, args.runtime,
+                                       max(1, args.threads or os.cpu_count() or 1))
+            # one stream over every report: each read as the tagger takes it, its result out as soon as it is done
+            # (batches bound what a worker process holds; here the tagger's queue does); characters counted as it goes
+            stream = ([result] for result in iter_batches(predictor, batches, chars.update))
             yield from _with_bar(stream, bar)
         else:
             import multiprocessing as mp

@@ -399,6 +399,59 @@ def onnx_session(model: Any, path: Path, quantized: bool) -> Any:
     return ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
 
 
+def gil_free_forward(model: Any, rule_features: bool) -> Any:
+    """The model's forward pass as a TorchScript graph (logits from ids, mask and types), or None.
+
+    Why: an eager forward pass runs its hundred-odd modules in Python and takes the interpreter
+    lock between every two tensor ops, so forward threads stall behind the thread that builds the
+    records (a forward thread fell from 40,000 to 4,600 chars/s beside a busy one). A traced graph
+    runs in C++ with the lock released, so `Tagger.predict_iter` can keep the model busy in threads
+    while the rest of the pipeline runs. The graph is traced on a padded batch and checked against
+    the eager model on batches of other shapes, padded and not; a model whose forward depends on
+    its input's shape in Python (some pretrained encoders) fails the check and stays eager (None).
+    """
+    import torch
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+            if token_type_ids is None:
+                return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+
+    def batch(rows: int, tokens: int, padded: bool) -> tuple:
+        generator = torch.Generator().manual_seed(rows * 1000 + tokens)
+        ids = torch.randint(5, int(model.config.vocab_size), (rows, tokens), generator=generator)
+        mask = torch.ones((rows, tokens), dtype=torch.long)
+        if padded:
+            mask[-1, tokens // 2 :] = 0
+        if not rule_features:
+            return ids, mask
+        return ids, mask, torch.randint(0, int(getattr(model.config, "type_vocab_size", 1)), (rows, tokens), generator=generator)
+
+    from transformers.utils import logging as hf_logging
+
+    wrapped = Logits(model).eval()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # tracing reads every attribute: transformers would warn about unused ones
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about Python-side shape use: the check below decides
+            graph = torch.jit.trace(wrapped, batch(3, 24, padded=True), check_trace=False)
+            for rows, tokens, padded in ((5, 40, True), (2, 17, False), (1, 9, False)):
+                inputs = batch(rows, tokens, padded)
+                if not torch.allclose(graph(*inputs), wrapped(*inputs), atol=1e-4):
+                    return None
+    except Exception:  # a model tracing cannot follow: the eager pass is correct, only slower
+        return None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return graph
+
+
 @dataclass
 class Tagger:
     """A saved model ready to tag whole reports."""
@@ -410,6 +463,7 @@ class Tagger:
     version: str = "unknown"
     device: str = "cpu"
     onnx: Any = None  # an ONNX Runtime session that runs the forward pass instead of torch (runtime="onnx")
+    graph: Any = None  # the torch forward pass traced (`gil_free_forward`); None: eager
     char_ids: Any = field(default=False, repr=False)  # CharIds for a character tokenizer, None for others; False: not checked yet
 
     def encode(self, texts: Sequence[str], max_tokens: int) -> dict[str, np.ndarray]:
@@ -451,8 +505,10 @@ class Tagger:
             if runtime == "torch":
                 model = quantize_linear_int8(model, device)
             version += "+int8"  # its spans differ slightly from the float model's: records say which ran
+        graph = gil_free_forward(model, uses_rule_features(model.config)) if runtime == "torch" else None
         return cls(
             model=model,
+            graph=graph,
             tokenizer=load_tokenizer(path),
             max_len=int(meta.get("max_len", 256)),
             stride=int(meta.get("stride", 64)),
@@ -493,6 +549,8 @@ class Tagger:
                 if self.onnx is not None:
                     feed = {k: v.numpy().astype(np.int64) for k, v in inputs.items()}
                     logits = torch.from_numpy(self.onnx.run(["logits"], feed)[0])
+                elif self.graph is not None:
+                    logits = self.graph(*(inputs[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in inputs))
                 else:
                     logits = self.model(**inputs).logits
                 probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
@@ -532,56 +590,113 @@ class Tagger:
             out[i] = spans
         return out
 
-    def predict_iter(self, texts: Sequence[str], batch_size: int = 32, repair: bool = True,
-                     views: Sequence[str] | None = None, chunk_windows: int = 256,
-                     progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, list[Span]]]:
+    def predict_iter(self, texts: Iterable[str], batch_size: int = 32, repair: bool = True,
+                     views: Iterable[str] | None = None, chunk_windows: int = 256,
+                     progress: Callable[[int], None] | None = None, threads: int = 1,
+                     group_of: Callable[[int], Any] | None = None) -> Iterator[tuple[int, list[Span]]]:
         """(index, spans) of each text as soon as its last window has been through the model, in input order.
 
         Windows of consecutive texts share forward batches of up to `chunk_windows` windows; a long
         text goes through chunk by chunk, its probabilities stitched and decoded as they become
         final (`StreamingStitcher`, cuts only where a character is surely O), so memory stays
-        bounded by the chunk, not the text. `progress(n)` is told each time n more characters are done.
+        bounded by the chunk, not the text. `texts` (and `views`) may be lazy: a text is taken only
+        when its windows are next in line, so a caller can read its reports as they are needed.
+        `progress(n)` is told each time n more characters are done.
+
+        `threads` > 1, with a forward pass that runs without the interpreter lock (`gil_free_forward`,
+        or ONNX Runtime): that many chunks go through the model at once in threads, and up to twice as
+        many are queued ahead, so the model keeps working while this generator's caller builds the
+        records of the reports already done. The answers are the same, in the same order.
+
+        `group_of(i)`: texts of different groups never share a chunk (a forward batch). int8 activations
+        are scaled per batch, so a text's spans depend, a little, on the texts it shares batches with;
+        grouping texts by the caller's batches makes them the same however the batches are run
+        (one stream here, or batch by batch in worker processes and Ray actors).
         """
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         from .repair import repair_spans
 
-        texts = list(texts)
-        views = list(views) if views is not None else [simplified(t) for t in texts]
+        source = iter(texts)
+        view_source = iter(views) if views is not None else None
         rule_features = uses_rule_features(self.model.config)
+        held: dict[int, tuple[str, str]] = {}  # text index -> (text, view), until its spans are out
         pending: deque[tuple[int, int]] = deque()  # (text index, window index) waiting for the model
         states: dict[int, _DocState] = {}
-        next_doc = 0
+        parallel = threads > 1 and (self.graph is not None or self.onnx is not None)
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="forward") if parallel else None
+        ahead: deque[tuple[list[tuple[int, int]], Future | list[np.ndarray]]] = deque()  # chunks sent to the model
+        depth = 2 * threads if parallel else 1
+        taken = 0
+        exhausted = False
+        waiting: int | None = None  # a text taken whose windows wait for the next chunk (see group_of)
 
         def finished(i: int) -> list[Span]:
             state = states.pop(i)
             spans = state.close()
             if len(state.windows) > chunk_windows:  # a long report: what its chunks freed goes back now
                 release()
-            out = repair_spans(views[i], spans) if repair else spans
-            views[i] = texts[i] = ""  # done with: a long report's text is not held here while the caller goes on
-            return out
+            view = held.pop(i)[1]  # done with: a long report's text is not held here while the caller goes on
+            return repair_spans(view, spans) if repair else spans
 
-        while next_doc < len(texts) or pending:
-            while next_doc < len(texts) and len(pending) < chunk_windows:
-                i, next_doc = next_doc, next_doc + 1
-                windows = make_windows(views[i], self.max_len, self.stride) if views[i] else []
-                states[i] = _DocState(len(views[i]), windows, rule_tag_ids(texts[i]) if rule_features and windows else None)
-                if not windows:
-                    yield i, finished(i)
-                    continue
-                pending.extend((i, k) for k in range(len(windows)))
-            chunk = [pending.popleft() for _ in range(min(chunk_windows, len(pending)))]  # no copy of the rest
-            if not chunk:
-                continue
-            windows_text = [views[i][slice(*states[i].windows[k])] for i, k in chunk]
-            rules = [states[i].rules[slice(*states[i].windows[k])] for i, k in chunk] if rule_features else None
-            probs = self.window_probs(windows_text, batch_size=batch_size, windows_rule_ids=rules)
-            for (i, k), p in zip(chunk, probs):
-                done_before = states[i].stitcher.done
-                states[i].add(k, p)
-                if progress is not None:
-                    progress(states[i].stitcher.done - done_before)
-                if states[i].complete:
-                    yield i, finished(i)
+        ready: dict[int, list[Span]] = {}  # finished texts waiting for the ones before them (only empty texts wait)
+        next_out = 0
+
+        def in_order() -> Iterator[tuple[int, list[Span]]]:
+            nonlocal next_out
+            while next_out in ready:
+                yield next_out, ready.pop(next_out)
+                next_out += 1
+
+        def forward(windows_text: list[str], rules: list[np.ndarray] | None) -> list[np.ndarray]:
+            return self.window_probs(windows_text, batch_size=batch_size, windows_rule_ids=rules)
+
+        try:
+            while True:
+                while len(ahead) < depth:  # send chunks to the model until `depth` are on their way
+                    while not exhausted and len(pending) < chunk_windows:
+                        if waiting is not None:  # taken already: it starts a new group, so a new chunk
+                            i, waiting = waiting, None
+                        else:
+                            text = next(source, None)
+                            if text is None:
+                                exhausted = True
+                                break
+                            i, taken = taken, taken + 1
+                            view = next(view_source) if view_source is not None else simplified(text)
+                            held[i] = (text, view)
+                            windows = make_windows(view, self.max_len, self.stride) if view else []
+                            states[i] = _DocState(len(view), windows, rule_tag_ids(text) if rule_features and windows else None)
+                            if pending and group_of is not None and group_of(i) != group_of(pending[-1][0]):
+                                waiting = i
+                                break
+                        windows = states[i].windows
+                        if not windows:  # nothing for the model: out as soon as the texts before it are
+                            ready[i] = finished(i)
+                            yield from in_order()
+                            continue
+                        pending.extend((i, k) for k in range(len(windows)))
+                    if not pending:
+                        break
+                    chunk = [pending.popleft() for _ in range(min(chunk_windows, len(pending)))]  # no copy of the rest
+                    windows_text = [held[i][1][slice(*states[i].windows[k])] for i, k in chunk]
+                    rules = [states[i].rules[slice(*states[i].windows[k])] for i, k in chunk] if rule_features else None
+                    ahead.append((chunk, pool.submit(forward, windows_text, rules) if pool else forward(windows_text, rules)))
+                if not ahead:
+                    return
+                chunk, result = ahead.popleft()
+                probs = result.result() if pool else result
+                for (i, k), p in zip(chunk, probs):
+                    done_before = states[i].stitcher.done
+                    states[i].add(k, p)
+                    if progress is not None:
+                        progress(states[i].stitcher.done - done_before)
+                    if states[i].complete:
+                        ready[i] = finished(i)
+                        yield from in_order()
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 RELEASE_EVERY_BATCHES = 16  # forward batches between two `memory.release()` calls: freed tensor memory piles up by

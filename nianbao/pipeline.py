@@ -17,7 +17,7 @@ import bisect
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .linking import ensure_ids, link
 from .memory import EveryNth
@@ -35,8 +35,10 @@ Progress = Callable[[int], None]  # told each time n more characters have been t
 class Predictor(Protocol):
     version: str
 
-    def predict_iter(self, texts: list[str], progress: Progress | None = None) -> Iterator[tuple[int, list[Span]]]:
-        """(index, spans) of each text as soon as it is tagged, in input order."""
+    def predict_iter(self, texts: Iterable[str], progress: Progress | None = None,
+                     group_of: Callable[[int], Any] | None = None) -> Iterator[tuple[int, list[Span]]]:
+        """(index, spans) of each text as soon as it is tagged, in input order; `texts` may be lazy.
+        `group_of(i)`: the caller's batch of text i (see `Tagger.predict_iter`)."""
         ...
 
 
@@ -61,8 +63,9 @@ class RulesPredictor(_Backend):
 
         self.version = RULES_VERSION if RULES_VERSION.startswith("rules") else f"rules-{RULES_VERSION}"
 
-    def predict_iter(self, texts: list[str], progress: Progress | None = None) -> Iterator[tuple[int, list[Span]]]:
-        from .rules import annotate
+    def predict_iter(self, texts: Iterable[str], progress: Progress | None = None,
+                     group_of: Callable[[int], Any] | None = None) -> Iterator[tuple[int, list[Span]]]:
+        from .rules import annotate  # a text's rule spans depend on it alone: groups make no difference
 
         for i, text in enumerate(texts):
             yield i, [Span(s.start, s.end, s.label, s.score) for s in annotate(text).spans]
@@ -73,20 +76,35 @@ class RulesPredictor(_Backend):
 class ModelPredictor(_Backend):
     """A saved token classifier (`python train.py`) as a backend."""
 
-    def __init__(self, model_dir: Path, batch_size: int, runtime: str = "torch") -> None:
+    def __init__(self, model_dir: Path, batch_size: int, runtime: str = "torch", threads: int = 1) -> None:
+        """`threads`: CPU threads for the model. With a forward pass that runs without the interpreter lock
+        (the traced graph, or ONNX Runtime) they are forward threads of one op thread each, fed while the
+        records are built (`Tagger.predict_iter`); otherwise torch's own op threads."""
+        import torch
+
         from .counts import CountClassifier
         from .model import Tagger
 
+        threads = max(1, threads)
+        torch.set_num_threads(1 if threads > 1 else threads)  # before loading: an ONNX session takes its threads then
         self.tagger = Tagger.load(model_dir, runtime=runtime)
+        self.threads = threads if (self.tagger.graph is not None or self.tagger.onnx is not None) else 1
+        if self.threads == 1:
+            torch.set_num_threads(threads)  # an eager model: its ops share the threads instead
         self.version = self.tagger.version
         self.batch_size = batch_size
         classifier = CountClassifier.load(model_dir)  # None for a model saved without one
         self.resolver = classifier.resolve if classifier else None
         self.rule_categories = True  # see record_for
 
-    def predict_iter(self, texts: list[str], progress: Progress | None = None) -> Iterator[tuple[int, list[Span]]]:
-        # iter_batch passes each Document's Simplified view: it is its own view
-        return self.tagger.predict_iter(texts, batch_size=self.batch_size, views=texts, progress=progress)
+    def predict_iter(self, texts: Iterable[str], progress: Progress | None = None,
+                     group_of: Callable[[int], Any] | None = None) -> Iterator[tuple[int, list[Span]]]:
+        import itertools
+
+        # iter_batch passes each Document's Simplified view: it is its own view (the two copies go in step)
+        texts, views = itertools.tee(texts)
+        return self.tagger.predict_iter(texts, batch_size=self.batch_size, views=views, progress=progress,
+                                        threads=self.threads, group_of=group_of)
 
 
 class ModelMissing(RuntimeError):
@@ -103,11 +121,11 @@ def check_model_dir(model_dir: Path) -> None:
         )
 
 
-def make_predictor(backend: str, model_dir: Path, batch_size: int, runtime: str = "torch") -> Predictor:
+def make_predictor(backend: str, model_dir: Path, batch_size: int, runtime: str = "torch", threads: int = 1) -> Predictor:
     if backend == "rules":
         return RulesPredictor()
     check_model_dir(model_dir)
-    return ModelPredictor(model_dir, batch_size, runtime)
+    return ModelPredictor(model_dir, batch_size, runtime, threads)
 
 
 # --------------------------------------------------------------------------- spans
@@ -190,8 +208,8 @@ def record_for(doc: Any, spans: list[Span], sha256: str, model_version: str, res
 
 
 # Each inference batch's tensors have other shapes: resident memory crept up by ~80 MiB over 1,000 reports
-# with no Python object growing. Trimming every 8 batches keeps it level (bench/infer_speed.py) for under 1 %.
-_MEMORY = EveryNth(8)
+# with no Python object growing. Trimming every 128 reports keeps it level (bench/infer_speed.py) for under 1 %.
+_MEMORY = EveryNth(128)
 
 
 @dataclass
@@ -206,44 +224,74 @@ Result = list  # [job, record, HTML page, error]: a list, so the writer can empt
 # record and page out (the generators that passed it on still hold it; a 20 MB report's page and record are 200 MB)
 
 
-def iter_batch(predictor: Predictor, jobs: list[Job], progress: Progress | None = None) -> Iterator[Result]:
-    """Read, tag and structure a batch, yielding each report's result as soon as it is done.
+def iter_batch(predictor: Predictor, jobs: Iterable[Job], progress: Progress | None = None) -> Iterator[Result]:
+    """`iter_batches` of one batch."""
+    return iter_batches(predictor, [jobs], progress)
 
-    Files that cannot be read come first; the others follow in input order as the tagger
-    finishes them, so a long report holds back no record of the reports before it."""
+
+def iter_batches(predictor: Predictor, batches: Iterable[Iterable[Job]], progress: Progress | None = None) -> Iterator[Result]:
+    """Read, tag and structure reports, yielding each report's result as soon as it is done.
+
+    A report is read when the tagger takes its text (`predict_iter` pulls texts lazily), so only the
+    reports in the tagger's hands are in memory and, with forward threads, reading and structuring
+    overlap the model across batch boundaries; the batches only keep their reports out of each other's
+    forward batches, so a report's spans are those of its batch run alone (in a worker process or a
+    Ray actor). The results come in input order as the tagger finishes them, so a long report holds
+    back no record of the reports before it; a file that cannot be read comes out, as an error, with
+    the next result. When tagging fails, the reports in the tagger's hands get the error and tagging
+    starts again on the ones after them."""
     from .ingest import ReadError, read_document
 
-    docs = []
-    for job in jobs:
+    queue = ((n, job) for n, batch in enumerate(batches) for job in batch)
+    unreadable: list[Result] = []
+
+    def read(order: list) -> Iterator[str]:
+        for n, job in queue:
+            try:
+                doc = read_document(job.path)
+                doc.doc_id = job.doc_id
+            except ReadError as exc:
+                unreadable.append([job, None, None, exc.reason])
+                continue
+            except Exception as exc:  # a reader bug must not stop the batch
+                unreadable.append([job, None, None, f"unexpected {type(exc).__name__}: {exc}"])
+                continue
+            order.append((job, doc, n))
+            yield doc.simplified
+
+    def unread() -> Iterator[Result]:
+        while unreadable:
+            yield unreadable.pop(0)
+
+    while True:
+        order: list = []  # (job, document) of each text the tagger took in this pass, by its index
         try:
-            doc = read_document(job.path)
-            doc.doc_id = job.doc_id
-            docs.append((job, doc))
-        except ReadError as exc:
-            yield [job, None, None, exc.reason]
-        except Exception as exc:  # a reader bug must not stop the batch
-            yield [job, None, None, f"unexpected {type(exc).__name__}: {exc}"]
-    done = 0
-    try:
-        for i, spans in predictor.predict_iter([doc.simplified for _, doc in docs], progress=progress):
-            done = i + 1
-            job, doc = docs[i]
-            docs[i] = (job, None)
-            record, error = build_record_for(predictor, job, doc, spans)
-            original = doc.original
-            del doc, spans  # the clean and Simplified texts, their offsets and the spans go before the page is drawn
-            page = None
-            if record is not None:
-                page, error = page_for(record, original)
-                record = record if page is not None else None
-            result = [job, record, page, error]
-            del record, page, original  # the list alone holds them: infer.run empties it (see Result)
-            yield result
-    except Exception as exc:
-        error = f"tagging failed: {type(exc).__name__}: {exc}"
-        for job, _ in docs[done:]:
-            yield [job, None, None, error]
-    _MEMORY.tick()
+            batch_of = lambda i: order[i][2]  # noqa: E731  (asked only of texts not yet done)
+            for i, spans in predictor.predict_iter(read(order), progress=progress, group_of=batch_of):
+                yield from unread()
+                job, doc, _ = order[i]
+                order[i] = None
+                record, error = build_record_for(predictor, job, doc, spans)
+                original = doc.original
+                del doc, spans  # the clean and Simplified texts, their offsets and the spans go before the page is drawn
+                page = None
+                if record is not None:
+                    page, error = page_for(record, original)
+                    record = record if page is not None else None
+                result = [job, record, page, error]
+                del record, page, original  # the list alone holds them: infer.run empties it (see Result)
+                _MEMORY.tick()
+                yield result
+            yield from unread()
+            return
+        except Exception as exc:
+            error = f"tagging failed: {type(exc).__name__}: {exc}"
+            yield from unread()
+            failed = [entry[0] for entry in order if entry is not None]
+            yield from ([job, None, None, error] for job in failed)
+            if not order:  # the tagger failed before taking a report: it would fail on every one
+                yield from ([job, None, None, error] for _, job in queue)
+                return
 
 
 def build_record_for(predictor: Predictor, job: Job, doc: Any, spans: list[Span]) -> tuple["dict | None", "str | None"]:

@@ -40,11 +40,7 @@ class ReportTagger:
     """One Ray actor: the predictor is loaded once here and then serves batch after batch."""
 
     def __init__(self, backend: str, model_dir: str, batch_size: int, threads: int) -> None:
-        if backend == "model":
-            import torch
-
-            torch.set_num_threads(max(1, threads))
-        self.predictor = make_predictor(backend, Path(model_dir), batch_size)
+        self.predictor = make_predictor(backend, Path(model_dir), batch_size, threads=max(1, threads))
         self.actor_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # tells the tests one load served many batches
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:

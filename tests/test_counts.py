@@ -208,3 +208,24 @@ def test_a_long_reports_counts_are_classified_a_bounded_number_at_a_time_with_th
     assert apart == together
     assert {f["category"] for f in apart} >= {"requests", "proactive"}
     assert max(sizes) == 7 and sum(sizes) == 50
+
+
+def test_feature_hashing_gives_scikit_learns_feature_hasher_matrix():
+    """The classifier hashes its feature strings itself (mmh3, no scikit-learn import at inference): the
+    matrix must be FeatureHasher's, repeated features counted, so saved weights keep their meaning."""
+    import random
+
+    from sklearn.feature_extraction import FeatureHasher
+
+    from nianbao.counts import N_FEATURES, _hash
+
+    rng = random.Random(7)
+    alphabet = "收到申请公开件条万余0123456789=:|LR"
+    rows = [["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(0, 90))]
+            for _ in range(300)]
+    rows[5] = rows[5] + rows[5][:4] + ["cat=request"] * 3
+    ours = _hash(rows)
+    theirs = FeatureHasher(n_features=N_FEATURES, input_type="string", alternate_sign=False).transform(rows)
+    assert ours.shape == theirs.shape == (300, N_FEATURES)
+    assert (ours != theirs).nnz == 0 and ours.sum() == theirs.sum() > 0
+    assert ours[5].max() >= 3

@@ -218,7 +218,7 @@ class WatchedRules(pipeline.RulesPredictor):
         super().__init__()
         self.records_path, self.written_before = records_path, []
 
-    def predict_iter(self, texts, progress=None):
+    def predict_iter(self, texts, progress=None, group_of=None):
         for i, spans in super().predict_iter(texts, progress):
             yield i, spans
             lines = self.records_path.read_text(encoding="utf-8").count("\n") if self.records_path.exists() else 0
@@ -265,3 +265,49 @@ def test_a_long_report_gets_a_batch_of_its_own():
     batches = infer._batches(jobs, size=16)
     assert [[j.doc_id for j in b] for b in batches] == [["a", "b"], ["big"], ["c", "d"]]
     assert [[j.doc_id for j in b] for b in infer._batches(jobs[:2] + jobs[3:], size=2)] == [["a", "b"], ["c", "d"]]
+
+
+class FailingRules(pipeline.RulesPredictor):
+    """The rules backend, failing on a text that holds a marker, and noting how many texts it was given."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker, self.taken = marker, 0
+
+    def predict_iter(self, texts, progress=None, group_of=None):
+        def counted():
+            for text in texts:
+                self.taken += 1
+                if self.marker in text:
+                    raise RuntimeError("tagger broke")
+                yield text
+
+        yield from super().predict_iter(counted(), progress)
+
+
+def test_reports_are_read_as_the_tagger_takes_them_and_a_tagging_failure_loses_only_its_report(tmp_path, monkeypatch):
+    """iter_batch reads each report when the tagger asks for its text (not the whole batch first); when the
+    tagger fails, the report it held gets the error, and tagging goes on with the reports after it."""
+    made_up = "本机关2030年共收到政府信息公开申请{n}件，其中予以公开{m}件。"
+    jobs = []
+    for k in range(6):
+        path = tmp_path / f"r{k}.txt"
+        path.write_text(made_up.format(n=10 + k, m=k) + ("坏" if k == 2 else ""), encoding="utf-8")
+        jobs.append(pipeline.Job(str(path), path.stem, "x"))
+    reads: list[str] = []
+
+    def watched(path, *a, **k):
+        reads.append(Path(path).stem)
+        return read_document(path, *a, **k)
+
+    monkeypatch.setattr("nianbao.ingest.read_document", watched)
+    predictor = FailingRules("坏")
+    results = []
+    for job, record, page, error in pipeline.iter_batch(predictor, jobs):
+        results.append((job.doc_id, record is not None, error))
+        if job.doc_id == "r0":
+            assert reads == ["r0"]  # the first result came before the other reports were read
+    assert [r[0] for r in results] == ["r0", "r1", "r2", "r3", "r4", "r5"]
+    assert [r[1] for r in results] == [True, True, False, True, True, True]
+    assert results[2][2] == "tagging failed: RuntimeError: tagger broke"
+    assert reads == [f"r{k}" for k in range(6)]  # each read once

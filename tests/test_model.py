@@ -289,3 +289,110 @@ def test_onnx_runtime_gives_the_torch_probabilities_and_caches_its_export(char_d
         assert np.abs(a - b).max() < 0.1
     with pytest.raises(ValueError, match="unknown runtime"):
         Tagger.load(model_dir, runtime="tvm")
+
+
+def test_the_traced_forward_pass_gives_the_eager_logits_and_holds_no_interpreter_lock(char_dir):
+    """The tagger's torch forward pass is a traced graph with the eager model's numbers, on batches of other
+    shapes than the one it was traced on, padded or not; while it runs, another thread runs Python."""
+    import threading
+
+    import torch
+
+    tagger = Tagger.load(char_dir, quantize=False)
+    assert tagger.graph is not None
+    generator = torch.Generator().manual_seed(1)
+    for rows, tokens, pad in ((7, 30, True), (4, 26, False), (1, 5, False)):
+        ids = torch.randint(5, tagger.model.config.vocab_size, (rows, tokens), generator=generator)
+        mask = torch.ones_like(ids)
+        if pad:
+            mask[0, 3:] = 0
+        with torch.inference_mode():
+            eager = tagger.model(input_ids=ids, attention_mask=mask).logits
+            torch.testing.assert_close(tagger.graph(ids, mask), eager, atol=1e-5, rtol=1e-5)
+
+    big = torch.randint(5, tagger.model.config.vocab_size, (64, 78), generator=generator)
+    args = (big, torch.ones_like(big))
+    steps = {"python": 0, "graph runs": 0}
+    running = threading.Event()
+
+    def forward() -> None:
+        with torch.inference_mode():
+            running.set()
+            for _ in range(30):
+                tagger.graph(*args)
+                steps["graph runs"] += 1
+
+    thread = threading.Thread(target=forward)
+    thread.start()
+    running.wait()
+    while thread.is_alive():  # pure Python beside the graph: it gets the lock at once, not once per switch interval
+        steps["python"] += 1
+    thread.join()
+    assert steps["graph runs"] == 30
+    assert steps["python"] > 1000, steps
+
+
+def test_a_model_whose_forward_tracing_cannot_follow_stays_eager(char_dir):
+    """A forward pass that reads its input's values in Python fails the traced-vs-eager check: no graph."""
+    import torch
+
+    from nianbao.model import gil_free_forward
+
+    class ShapeDependent(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.config = inner, inner.config
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            if int(attention_mask.sum()) % 2:  # a Python branch on the data: tracing bakes in one side
+                out.logits = out.logits * 2
+            return out
+
+    tagger = Tagger.load(char_dir, quantize=False)
+    assert gil_free_forward(tagger.model, rule_features=False) is not None
+    assert gil_free_forward(ShapeDependent(tagger.model), rule_features=False) is None
+
+
+def test_forward_threads_give_the_spans_of_one_thread_and_take_texts_only_when_needed(char_dir):
+    """With two forward threads the stream gives the same spans in the same order as with none; texts
+    given lazily are taken a few chunks ahead of the model, not all at once."""
+    tagger = Tagger.load(char_dir, quantize=False)
+    texts = [TEXT * (1 + k % 7) for k in range(40)] + ["", TEXT * 60]
+    key = lambda spans: [(s.start, s.end, s.label, round(s.score, 4)) for s in spans]  # noqa: E731
+    one = [(i, key(s)) for i, s in tagger.predict_iter(texts, batch_size=4, chunk_windows=6)]
+    taken: list[int] = []
+
+    def lazily():
+        for k, text in enumerate(texts):
+            taken.append(k)
+            yield text
+
+    two = []
+    for i, spans in tagger.predict_iter(lazily(), batch_size=4, chunk_windows=6, threads=2):
+        two.append((i, key(spans)))
+        if i == 0:
+            ahead_at_first = len(taken)
+    assert two == one
+    assert [i for i, _ in two] == sorted(i for i, _ in two)
+    # text 0 is out once its chunk is back: at most 2 x 2 chunks of 6 windows were taken (a text has >= 1 window)
+    assert ahead_at_first <= 2 * 2 * 6 + 1
+
+
+def test_texts_of_different_groups_never_share_a_forward_batch(char_dir):
+    """int8 activations are scaled per batch: with groups, a text's spans are those of its group tagged alone,
+    so one stream over many batches gives what worker processes give batch by batch."""
+    tagger = Tagger.load(char_dir)  # int8: the batch matters
+    texts = [TEXT * (1 + k % 5) for k in range(12)]
+    key = lambda spans: [(s.start, s.end, s.label, round(s.score, 6)) for s in spans]  # noqa: E731
+    alone = []
+    for g in range(0, 12, 3):
+        alone += [key(s) for _, s in tagger.predict_iter(texts[g : g + 3], batch_size=4, chunk_windows=50)]
+    grouped = [key(s) for _, s in tagger.predict_iter(texts, batch_size=4, chunk_windows=50, threads=2,
+                                                       group_of=lambda i: i // 3)]
+    assert grouped == alone
+    calls: list[int] = []
+    real = tagger.window_probs
+    tagger.window_probs = lambda windows, **kw: calls.append(len(windows)) or real(windows, **kw)
+    list(tagger.predict_iter(texts, batch_size=4, chunk_windows=50, group_of=lambda i: i // 3))
+    assert len(calls) == 4  # one chunk a group: no chunk holds windows of two groups
