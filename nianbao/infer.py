@@ -14,6 +14,9 @@ report.html and errors.jsonl. How it stays safe at scale:
 - a long report streams through the model in chunks of windows, stitched and decoded as they
   become final (`Tagger.predict_iter`), so its memory is bounded by the chunk; the progress
   bars count reports and characters;
+- one process: the model's forward pass runs in --threads threads (a traced graph, which needs no
+  interpreter lock) while this thread reads reports and builds records, each report read when the
+  tagger takes it (`pipeline.iter_batches`); --workers N runs N such processes on batches;
 - junk (one character repeated, no Chinese, binary data) is refused when read, before tagging;
 - re-running with the same --out skips every report whose (doc_id, sha256) is already in
   records.jsonl; a report whose file changed is done again and replaces its old record;
@@ -311,6 +314,19 @@ def _report_error(errors_path: Path, path: str, doc_id: str | None, reason: str)
     print(f"infer: {path}: {reason}", file=sys.stderr)
 
 
+def default_threads() -> int:
+    """The model's CPU threads when --threads is not given: $OMP_NUM_THREADS when set (the usual way to
+    share a machine), else the cores this process may run on (a container's or taskset's, not the host's)."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iterator[tuple]:
     """Results in input order, from this process or from --workers processes, with progress."""
     from tqdm import tqdm
@@ -327,8 +343,7 @@ def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iter
             yield from _with_bar([ray_results(args, jobs, model_dir)], bar)
             return
         if args.workers <= 1 or len(batches) <= 1:
-            predictor = make_predictor(args.backend, model_dir, args.batch_size, args.runtime,
-                                       max(1, args.threads or os.cpu_count() or 1))
+            predictor = make_predictor(args.backend, model_dir, args.batch_size, args.runtime, args.threads or default_threads())
             # one stream over every report: each read as the tagger takes it, its result out as soon as it is done
             # (batches bound what a worker process holds; here the tagger's queue does); characters counted as it goes
             stream = ([result] for result in iter_batches(predictor, batches, chars.update))
@@ -336,7 +351,7 @@ def _results(args: argparse.Namespace, jobs: list[Job], model_dir: Path) -> Iter
         else:
             import multiprocessing as mp
 
-            threads = max(1, (args.threads or os.cpu_count() or 1) // args.workers)
+            threads = max(1, (args.threads or default_threads()) // args.workers)
             ctx = mp.get_context("spawn")
             with ctx.Pool(args.workers, _init_worker, (args.backend, str(model_dir), args.batch_size, threads, args.runtime)) as pool:
                 yield from _with_bar(pool.imap(_worker_batch, batches), bar)
@@ -373,7 +388,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="forward pass in torch (default) or ONNX Runtime (exported once, cached beside the model)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for the model, shared by the workers (default: all cores; fewer on a machine others use)")
+                        help="CPU threads for the model, shared by the workers: forward threads of one op thread each, "
+                             "beside the thread that builds the records (default: $OMP_NUM_THREADS, else the cores "
+                             "this process may use; fewer on a machine others use)")
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
                         help="local (default) or ray: run on a Ray cluster (pip install nianbao[ray]; docs/RAY.md)")
     parser.add_argument("--address", default=None,

@@ -311,3 +311,17 @@ def test_reports_are_read_as_the_tagger_takes_them_and_a_tagging_failure_loses_o
     assert [r[1] for r in results] == [True, True, False, True, True, True]
     assert results[2][2] == "tagging failed: RuntimeError: tagger broke"
     assert reads == [f"r{k}" for k in range(6)]  # each read once
+
+
+def test_the_models_threads_follow_omp_num_threads_and_the_cores_this_process_may_use(monkeypatch):
+    """Without --threads, infer takes $OMP_NUM_THREADS (how a shared machine is usually told), else the
+    cores it may run on (a container's or taskset's), not the host's count."""
+    import os
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert infer.default_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert infer.default_threads() == expected
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert infer.default_threads() == expected
