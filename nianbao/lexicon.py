@@ -49,6 +49,7 @@ class Lexicon:
     article_one_units: list[str]
     zero_negations: list[str] = field(default_factory=list)
     channel_words: list[str] = field(default_factory=list)
+    receive_verbs: list[str] = field(default_factory=list)
     category_marks: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     source: tuple[str, ...] = field(default=())
 
@@ -69,7 +70,7 @@ class Lexicon:
 _LIST_FIELDS = (
     "units", "zero_patterns", "zero_blocked_after", "zero_single_allowed_before", "approx_inside",
     "approx_before", "numeral_blocked_before", "phrase_start_after", "phrase_continues_over", "count_lead_ins",
-    "measure_words", "noun_ends_before", "article_one_units", "zero_negations", "channel_words",
+    "measure_words", "noun_ends_before", "article_one_units", "zero_negations", "channel_words", "receive_verbs",
 )
 
 

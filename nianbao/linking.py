@@ -150,10 +150,18 @@ def is_zero_count(text: str, span: Span) -> bool:
     return is_zero_statement(text, span) or bool(ZERO_NUMERAL_RE.match(span.text(text).strip()))
 
 
+def states_nothing_received(text: str, count: Span) -> bool:
+    """A zero statement made with a verb of receiving (`未收到`, `没有接到`, `未受理`): what was not
+    received has no outcome (lexicon `receive_verbs`)."""
+    from .lexicon import load_lexicon
+
+    return is_zero_statement(text, count) and any(verb in count.text(text) for verb in load_lexicon().receive_verbs)
+
+
 def _link_outcomes(text: str, counts: list[Span], outcomes: list[Span], seg: Segments) -> dict[str, Span]:
     linked = _respectively(text, counts, outcomes, seg)
     for count in counts:
-        if count.id in linked:
+        if count.id in linked or states_nothing_received(text, count):
             continue
         start, end = seg.bounds(count.start, FINE_BREAKS)
         found = _nearest(count, _within(outcomes, start, end))

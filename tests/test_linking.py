@@ -143,3 +143,18 @@ def test_zero_count_is_the_numeral_0_not_a_decimal_below_one(count, zero):
     from nianbao.linking import is_zero_count
 
     assert is_zero_count(count, Span(0, len(count), "COUNT")) is zero
+
+
+def test_a_zero_statement_of_receiving_takes_no_outcome_from_its_clause():
+    """`没有收到…申请` says nothing was received: an outcome word in the same clause (a flattened heading's
+    不予公开, another negation's object) is not its outcome, so the record reads requests_received 0. A zero
+    statement of another verb still takes the outcome after it."""
+    text = "三、依申请公开和不予公开政府信息的情况 本机关2030年没有收到政府信息公开申请。"
+    got = links_of(text, [("OUTCOME", "不予公开"), ("COUNT", "没有收到"), ("CATEGORY", "政府信息公开申请")])
+    assert got["没有收到"] == {"counts": ["政府信息公开申请"]}
+    text = "2030年未收到信息公开的申请和未涉及“不予公开”的政府信息。"
+    got = links_of(text, [("COUNT", "未收到"), ("CATEGORY", "申请"), ("OUTCOME", "不予公开")])
+    assert got["未收到"] == {"counts": ["申请"]}
+    text = "本年度申请中没有不予公开的。"
+    got = links_of(text, [("CATEGORY", "申请"), ("COUNT", "没有"), ("OUTCOME", "不予公开")])
+    assert got["没有"]["outcome"] == ["不予公开"]
