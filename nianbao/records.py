@@ -5,7 +5,7 @@ input text (so `original[start:end] == count_text`), its value comes from
 `nianbao.numbers.parse_count`, its category/outcome text from the linked spans and the
 canonical keys from `nianbao.lexicon`. Two extra keys help the record rules:
 `cues` ("qizhong" when the count sits in a 其中 clause, i.e. it is a part of a total;
-"carried_over" when its clause says 上年结转) and, for a zero statement over a list of
+"carried_over" when its clause says 上年结转; "new" when it says 新收到) and, for a zero statement over a list of
 categories, `categories_also`.
 
 Record fields (see docs/RECORDS.md): a field takes the facts whose canonical category and
@@ -46,6 +46,7 @@ from .spans import Relation, Span, stretch_around
 SENTENCE_BREAKS = "。！？!?；;\n"
 CLAUSE_BREAKS = "，,；;。！？!?\n"
 CARRIED_OVER_RE = re.compile(r"上年(度)?结转|上一年(度)?结转|结转|上年度?(未办结|遗留)")
+NEW_RE = re.compile(r"新(收到?|受理|接收|接到|申请)")  # `其中新收到14件`: the year's new requests, a total's part
 # Old-template document splits (`制作政府信息236条，其中主动公开信息158条，依申请公开信息54条`): information
 # made or obtained, by how it is disclosed (GUIDE decision 11), not items disclosed nor requests.
 MADE_RE = re.compile(r"(?:制作|获取|产生|制发)[^，,；;。]{0,12}?(?:信息|文件|公文)")
@@ -140,6 +141,8 @@ def count_cues(text: str, span: Span) -> list[str]:
         cues.append("qizhong")
     if CARRIED_OVER_RE.search(before):
         cues.append("carried_over")
+    elif NEW_RE.search(before):
+        cues.append("new")
     if MADE_RE.search(before):
         cues.append("made")
     elif "qizhong" in cues and MADE_RE.search(text[sentence_start : text.find("其中", sentence_start, span.start)]):
@@ -491,9 +494,13 @@ def candidates(rule: FieldRule, facts: list[dict]) -> list[int]:
     """Indices of the facts that can fill the field, best first (see module docstring;
     proactive_total: see `_proactive_rank`)."""
     found = [i for i, f in enumerate(facts) if matches(rule, f)]
-    # a total beats its parts; the disclosed part of information made (`其中主动公开信息N条`) is itself a total
-    totals = [i for i in found if "qizhong" not in facts[i].get("cues", []) or "made_part" in facts[i].get("cues", [])]
-    pool = totals or found
+    # a total beats its parts; the disclosed part of information made (`其中主动公开信息N条`) is itself a total,
+    # and so are the new requests of a total that also holds the carried-over ones (`共受理15件，其中新收到14件`:
+    # requests_received counts the new, SPEC §4)
+    totals = [i for i in found if "qizhong" not in facts[i].get("cues", []) or "made_part" in facts[i].get("cues", [])
+              or (rule.carried_over is False and "new" in facts[i].get("cues", []))]
+    new = [i for i in totals if "new" in facts[i].get("cues", [])] if rule.carried_over is False else []
+    pool = new or totals or found
     if rule.pick == "proactive":
         ranked = sorted(pool, key=lambda i: _proactive_rank(facts[i]))
         return [] if ranked and _channel_list(ranked, facts) else ranked

@@ -65,6 +65,19 @@ def test_carried_over_requests_are_their_own_field():
     assert record["requests_carried_over"] == 1
 
 
+def test_the_new_requests_of_a_total_that_holds_the_carried_over_ones_are_requests_received():
+    """`共受理申请15件，其中新收到14件，上年结转1件`: requests_received counts the year's new requests (SPEC §4),
+    so the 其中 part says 14, not the total 15; the identity then adds up (14 + 1 = 13 + 2)."""
+    text = "本机关共受理政府信息公开申请15件，其中新收到14件，上年结转1件，办结13件，结转下年度继续办理2件。"
+    items = [("CATEGORY", "政府信息公开申请"), ("COUNT", "15件"), ("COUNT", "14件"), ("COUNT", "1件"), ("OUTCOME", "办结"),
+             ("COUNT", "13件"), ("OUTCOME", "结转下年度继续办理"), ("COUNT", "2件")]
+    record, _ = record_of(text, items)
+    assert (record["requests_received"], record["requests_carried_over"], record["requests_pending"]) == (14, 1, 2)
+    without_split = "本机关共受理政府信息公开申请15件，其中予以公开14件。"
+    record, _ = record_of(without_split, [("CATEGORY", "政府信息公开申请"), ("COUNT", "15件"), ("OUTCOME", "予以公开"), ("COUNT", "14件")])
+    assert record["requests_received"] == 15  # a part that is no new-requests part does not beat its total
+
+
 def test_outcomes_more_than_total_fail_and_less_is_uncertain():
     over = checks_of([fact(5, "requests", start=0), fact(4, "requests", "granted", 10), fact(3, "requests", "denied", 20)])
     assert over[("outcomes_vs_total", None)]["status"] == "fail"
