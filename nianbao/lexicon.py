@@ -50,6 +50,7 @@ class Lexicon:
     zero_negations: list[str] = field(default_factory=list)
     channel_words: list[str] = field(default_factory=list)
     receive_verbs: list[str] = field(default_factory=list)
+    list_joiners: list[str] = field(default_factory=list)
     category_marks: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     source: tuple[str, ...] = field(default=())
 
@@ -71,6 +72,7 @@ _LIST_FIELDS = (
     "units", "zero_patterns", "zero_blocked_after", "zero_single_allowed_before", "approx_inside",
     "approx_before", "numeral_blocked_before", "phrase_start_after", "phrase_continues_over", "count_lead_ins",
     "measure_words", "noun_ends_before", "article_one_units", "zero_negations", "channel_words", "receive_verbs",
+    "list_joiners",
 )
 
 

@@ -209,9 +209,11 @@ def extend_categories_right(view: str, spans: Sequence[Span], max_gap: int = 4,
 
     The category of `…资讯19条` ends where the count starts; a span stopping a few word
     characters short of it (or split in two before it) is cut, unless a lead-in word
-    (`count_lead_ins` in the lexicon: `共`, `达`, `数量`) stands between.
+    (`count_lead_ins` in the lexicon: `共`, `达`, `数量`) stands between or the gap ends with a word
+    joining list items (`list_joiners`: `…工作人员和` | `3名`, where the count is the next item's).
     """
-    lead_ins = load_lexicon(lexicon_path).count_lead_ins
+    lexicon = load_lexicon(lexicon_path)
+    lead_ins, joiners = lexicon.count_lead_ins, tuple(lexicon.list_joiners)
     ordered = sorted(spans, key=lambda s: s.start)
     out: list[Span] = []
     i = 0
@@ -226,7 +228,7 @@ def extend_categories_right(view: str, spans: Sequence[Span], max_gap: int = 4,
             if something_to_join and nxt.label == "COUNT" and nxt.start - last.end <= max_gap:
                 gap = view[span.end:nxt.start]
                 if (all(_CJK.match(c) and c not in NUMBER_CHARS for c in gap)
-                        and not any(w in gap for w in lead_ins)):
+                        and not any(w in gap for w in lead_ins) and not gap.endswith(joiners)):
                     out.append(Span(span.start, nxt.start, "CATEGORY", span.score, span.id))
                     i = j
                     continue

@@ -98,6 +98,19 @@ def test_a_category_stopping_short_of_its_count_reaches_it_but_not_over_a_lead_i
         ("CATEGORY", "主动公开政府资讯"), ("COUNT", "41条"), ("CATEGORY", "申请"), ("COUNT", "12件")]
 
 
+def test_a_category_is_not_grown_over_the_word_joining_it_to_the_next_item():
+    """`2名专职工作人员和3名兼职工作人员`: grown over 和 up to 3名, the first category would touch the second
+    item's count and take it; so a gap that ends with a list joiner stays out of the category."""
+    text = "我局配备了2名专职工作人员和3名兼职工作人员。"
+    spans = [at(text, "2名", "COUNT"), at(text, "专职工作人员", "CATEGORY"), at(text, "3名", "COUNT"),
+             at(text, "兼职工作人员", "CATEGORY")]
+    assert texts(text, repair_spans(text, spans, steps=["extend_categories_right"])) == [
+        ("COUNT", "2名"), ("CATEGORY", "专职工作人员"), ("COUNT", "3名"), ("CATEGORY", "兼职工作人员")]
+    grown = "公开政府信息和资讯41条。"  # a joiner inside the gap, not ending it: the phrase still reaches its count
+    spans = [at(grown, "政府信息", "CATEGORY"), at(grown, "41条", "COUNT")]
+    assert texts(grown, repair_spans(grown, spans, steps=["extend_categories_right"]))[0] == ("CATEGORY", "政府信息和资讯")
+
+
 def test_one_as_an_article_is_not_a_count():
     text = "信息公开由一名科长负责,全年受理申请一件。"
     spans = [at(text, "一名", "COUNT"), at(text, "一件", "COUNT")]
