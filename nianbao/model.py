@@ -541,10 +541,17 @@ class Tagger:
                 idx = order[b : b + batch_size]
                 batch_texts = [windows_text[i] for i in idx]
                 enc = self.encode(batch_texts, max_tokens)
+                one_each = self.char_ids is not None  # one token a character, after [CLS]: no offsets to follow
                 inputs = {k: torch.as_tensor(enc[k], device=self.device) for k in ("input_ids", "attention_mask")}
                 if windows_rule_ids is not None:
-                    types = np.array([token_type_ids_for(enc["offset_mapping"][row], windows_rule_ids[i])
-                                      for row, i in enumerate(idx)])
+                    if one_each:
+                        types = np.zeros(enc["input_ids"].shape, dtype=np.int64)
+                        for row, i in enumerate(idx):
+                            size = min(len(batch_texts[row]), types.shape[1] - 2)
+                            types[row, 1 : size + 1] = windows_rule_ids[i][:size]
+                    else:
+                        types = np.array([token_type_ids_for(enc["offset_mapping"][row], windows_rule_ids[i])
+                                          for row, i in enumerate(idx)])
                     inputs["token_type_ids"] = torch.as_tensor(types, device=self.device)
                 if self.onnx is not None:
                     feed = {k: v.numpy().astype(np.int64) for k, v in inputs.items()}
@@ -555,7 +562,11 @@ class Tagger:
                     logits = self.model(**inputs).logits
                 probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
                 for row, i in enumerate(idx):
-                    results[i] = token_probs_to_char_probs(enc["offset_mapping"][row], probs[row], len(windows_text[i]))
+                    n = len(windows_text[i])
+                    if one_each and n <= probs.shape[1] - 2:  # what token_probs_to_char_probs gives here, sliced
+                        results[i] = probs[row, 1 : n + 1].astype(np.float32, copy=True)
+                    else:
+                        results[i] = token_probs_to_char_probs(enc["offset_mapping"][row], probs[row], n)
         out = [results[i] for i in range(len(windows_text))]
         return out
 

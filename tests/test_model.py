@@ -396,3 +396,26 @@ def test_texts_of_different_groups_never_share_a_forward_batch(char_dir):
     tagger.window_probs = lambda windows, **kw: calls.append(len(windows)) or real(windows, **kw)
     list(tagger.predict_iter(texts, batch_size=4, chunk_windows=50, group_of=lambda i: i // 3))
     assert len(calls) == 4  # one chunk a group: no chunk holds windows of two groups
+
+
+def test_a_character_tokenizers_windows_skip_the_offset_mapping_with_the_same_probabilities(tmp_path):
+    """For the project's character tokenizer the token types and per-character probabilities are sliced
+    straight from the batch; they must be what the offset-mapping path gives for any tokenizer."""
+    import torch
+
+    torch.manual_seed(1)
+    vocab = build_vocab(["本年度收到申请件其中予以公开"], add_common_cjk=False)
+    model = build_model(SimpleNamespace(**vars(TINY), rule_features=True), vocab_size=len(vocab))
+    model.save_pretrained(tmp_path)
+    make_char_tokenizer(vocab).save_pretrained(tmp_path)
+    (tmp_path / META_FILE).write_text(json.dumps({"model_version": "t", "max_len": 24, "stride": 6}), encoding="utf-8")
+    tagger = Tagger.load(tmp_path, quantize=False)
+    windows = [TEXT[:24], TEXT[:7], TEXT[5:29]]
+    rules = [np.arange(len(w), dtype=np.int8) % len(BIO_TAGS) for w in windows]
+    fast = tagger.window_probs(windows, batch_size=2, windows_rule_ids=rules)
+    assert tagger.char_ids is not None
+    tagger.char_ids = None  # the general path: the tokenizer's own offsets
+    general = tagger.window_probs(windows, batch_size=2, windows_rule_ids=rules)
+    for a, b in zip(fast, general):
+        assert a.dtype == b.dtype == np.float32 and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
