@@ -631,7 +631,7 @@ class Tagger:
         source = iter(texts)
         view_source = iter(views) if views is not None else None
         rule_features = uses_rule_features(self.model.config)
-        held: dict[int, tuple[str, str]] = {}  # text index -> (text, view), until its spans are out
+        held: dict[int, str] = {}  # text index -> its view, until its spans are out (the text is read once, for the rule tags)
         pending: deque[tuple[int, int]] = deque()  # (text index, window index) waiting for the model
         states: dict[int, _DocState] = {}
         parallel = threads > 1 and (self.graph is not None or self.onnx is not None)
@@ -647,7 +647,7 @@ class Tagger:
             spans = state.close()
             if len(state.windows) > chunk_windows:  # a long report: what its chunks freed goes back now
                 release()
-            view = held.pop(i)[1]  # done with: a long report's text is not held here while the caller goes on
+            view = held.pop(i)  # done with: a long report's text is not held here while the caller goes on
             return repair_spans(view, spans) if repair else spans
 
         ready: dict[int, list[Span]] = {}  # finished texts waiting for the ones before them (only empty texts wait)
@@ -675,7 +675,7 @@ class Tagger:
                                 break
                             i, taken = taken, taken + 1
                             view = next(view_source) if view_source is not None else simplified(text)
-                            held[i] = (text, view)
+                            held[i] = view
                             windows = make_windows(view, self.max_len, self.stride) if view else []
                             states[i] = _DocState(len(view), windows, rule_tag_ids(text) if rule_features and windows else None)
                             if pending and group_of is not None and group_of(i) != group_of(pending[-1][0]):
@@ -690,7 +690,7 @@ class Tagger:
                     if not pending:
                         break
                     chunk = [pending.popleft() for _ in range(min(chunk_windows, len(pending)))]  # no copy of the rest
-                    windows_text = [held[i][1][slice(*states[i].windows[k])] for i, k in chunk]
+                    windows_text = [held[i][slice(*states[i].windows[k])] for i, k in chunk]
                     rules = [states[i].rules[slice(*states[i].windows[k])] for i, k in chunk] if rule_features else None
                     ahead.append((chunk, pool.submit(forward, windows_text, rules) if pool else forward(windows_text, rules)))
                 if not ahead:

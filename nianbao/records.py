@@ -497,9 +497,8 @@ def candidates(rule: FieldRule, facts: list[dict]) -> list[int]:
     # a total beats its parts; the disclosed part of information made (`其中主动公开信息N条`) is itself a total,
     # and so are the new requests of a total that also holds the carried-over ones (`共受理15件，其中新收到14件`:
     # requests_received counts the new, SPEC §4)
-    totals = [i for i in found if "qizhong" not in facts[i].get("cues", []) or "made_part" in facts[i].get("cues", [])
-              or (rule.carried_over is False and "new" in facts[i].get("cues", []))]
-    new = [i for i in totals if "new" in facts[i].get("cues", [])] if rule.carried_over is False else []
+    totals = [i for i in found if "qizhong" not in facts[i].get("cues", []) or "made_part" in facts[i].get("cues", [])]
+    new = [i for i in found if "new" in facts[i].get("cues", [])] if rule.carried_over is False else []
     pool = new or totals or found
     if rule.pick == "proactive":
         ranked = sorted(pool, key=lambda i: _proactive_rank(facts[i]))
