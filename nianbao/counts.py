@@ -79,13 +79,12 @@ def _states_zero(fact: dict) -> bool:
     return fact.get("value") == 0 and fact.get("unit") is None
 
 
-def _hash(rows: Sequence[list[str]]):
-    """Rows of feature strings as a rows x N_FEATURES CSR count matrix: the hashing trick, column
-    |MurmurHash3_32(feature)| mod N_FEATURES, the same matrix as scikit-learn's FeatureHasher
-    (string input, no alternate sign; a test holds the two equal). Done with mmh3 because importing
-    scikit-learn costs 1.5 s a run, and its transform 0.3 ms a call, where inference needs neither."""
+def _columns(rows: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of feature strings as (the hashed column of every feature, where each row's columns start):
+    the hashing trick, column |MurmurHash3_32(feature)| mod N_FEATURES, as scikit-learn's FeatureHasher
+    (string input, no alternate sign). Done with mmh3 because importing scikit-learn costs 1.5 s a run,
+    and its transform 0.3 ms a call, where inference needs neither."""
     import mmh3
-    from scipy import sparse
 
     hash32 = mmh3.hash
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -93,8 +92,20 @@ def _hash(rows: Sequence[list[str]]):
     for n, row in enumerate(rows):
         columns.extend(abs(hash32(feature)) % N_FEATURES for feature in row)
         indptr[n + 1] = len(columns)
-    matrix = sparse.csr_matrix((np.ones(len(columns)), np.asarray(columns, dtype=np.int64), indptr),
-                               shape=(len(rows), N_FEATURES))
+    return np.asarray(columns, dtype=np.int64), indptr
+
+
+def _is_hashed(rows: Any) -> bool:
+    return isinstance(rows, tuple) and len(rows) == 2 and isinstance(rows[0], np.ndarray)
+
+
+def _hash(rows: Sequence[list[str]]):
+    """`_columns` as a rows x N_FEATURES CSR count matrix: FeatureHasher's matrix (a test holds the two
+    equal), what the logistic regressions are trained on."""
+    from scipy import sparse
+
+    columns, indptr = _columns(rows)
+    matrix = sparse.csr_matrix((np.ones(len(columns)), columns, indptr), shape=(len(rows), N_FEATURES))
     matrix.sum_duplicates()
     return matrix
 
@@ -108,25 +119,43 @@ class Head:
     bias: np.ndarray
 
     @functools.cached_property
-    def features_by_class(self) -> Any:
-        """The weights transposed, kept as CSR: `weights.T` is CSC, which scipy converted back for every
-        report's product (two thirds of the classifier's time on short reports)."""
-        return self.weights.T.tocsr()
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(feature column -> row of `table`, `table`): the weights of each feature the head gave any weight,
+        one row per feature, and a last row of zeros for the others. A row's logits are the sum of its
+        features' rows: no sparse matrix built and multiplied per report, which was two thirds of the
+        classifier's time on short reports."""
+        by_feature = self.weights.T.tocsr()
+        used = np.flatnonzero(np.diff(by_feature.indptr))
+        lookup = np.full(by_feature.shape[0], len(used), dtype=np.int32)
+        lookup[used] = np.arange(len(used), dtype=np.int32)
+        table = np.zeros((len(used) + 1, by_feature.shape[1]))
+        table[:-1] = by_feature[used].toarray()
+        return lookup, table
 
-    def probabilities(self, rows: Sequence[list[str]] | Any, classes: Sequence[str]) -> np.ndarray:
+    def logits(self, hashed: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """rows x classes logits of rows hashed by `_columns` (a repeated feature counts as often as it occurs)."""
+        columns, indptr = hashed
+        lookup, table = self._table
+        out = np.zeros((len(indptr) - 1, table.shape[1]))
+        starts = indptr[:-1]
+        filled = indptr[1:] > starts
+        if len(columns):  # each non-empty row's segment of the features' weights, summed
+            out[filled] = np.add.reduceat(table[lookup[columns]], starts[filled], axis=0)
+        return out + self.bias
+
+    def probabilities(self, rows: Sequence[list[str]] | tuple, classes: Sequence[str]) -> np.ndarray:
         """rows x `classes` probabilities (0 for a class this head never saw); `rows` may be hashed already
-        (`_hash`: heads reading the same rows hash them once)."""
-        hashed = _hash(rows) if isinstance(rows, (list, tuple)) else rows
-        logits = np.asarray((hashed @ self.features_by_class).todense()) + self.bias
+        (`_columns`: heads reading the same rows hash them once)."""
+        logits = self.logits(rows if _is_hashed(rows) else _columns(rows))
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
-        out = np.zeros((hashed.shape[0], len(classes)))
+        out = np.zeros((probs.shape[0], len(classes)))
         out[:, [list(classes).index(c) for c in self.classes]] = probs
         return out
 
-    def predict(self, rows: Sequence[list[str]] | Any) -> list[tuple[str, float]]:
-        if isinstance(rows, (list, tuple)) and not rows:
+    def predict(self, rows: Sequence[list[str]] | tuple) -> list[tuple[str, float]]:
+        if not _is_hashed(rows) and not rows:
             return []
         return _best(self.probabilities(rows, self.classes), self.classes)
 
@@ -167,7 +196,7 @@ class CountClassifier:
     def categories(self, rows: Sequence[list[str]], hashed: Any = None) -> list[tuple[str, float]]:
         """The category of each row and how sure: the two heads mixed by `context_weight` (`hashed`: the rows
         already hashed, when the caller has them)."""
-        hashed = _hash(rows) if hashed is None else hashed
+        hashed = _columns(rows) if hashed is None else hashed
         if self.category_context is None or self.context_weight >= 1:
             return self.category.predict(hashed)
         classes = sorted(set(self.category.classes) | set(self.category_context.classes))
@@ -229,7 +258,7 @@ class CountClassifier:
         rows = [count_features(view, span, fact.get("category"), fact.get("outcome"), fact.get("unit"), _states_zero(fact))
                 for span, fact in items]
         category_threshold = self.threshold if self.category_threshold is None else self.category_threshold
-        hashed = _hash(rows)  # the category and outcome heads read the same rows
+        hashed = _columns(rows)  # the category and outcome heads read the same rows
         for (span, fact), cat, out in zip(items, self.categories(rows, hashed), self.outcome.predict(hashed)):
             for key, (label, prob), sure in (("category", cat, category_threshold), ("outcome", out, self.threshold)):
                 value = None if label == NONE else label

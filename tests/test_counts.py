@@ -200,8 +200,8 @@ def test_a_long_reports_counts_are_classified_a_bounded_number_at_a_time_with_th
     together = facts()
     eager.resolve(doc.simplified, list(zip(spans, together)))
     sizes = []
-    hash_rows = counts._hash
-    monkeypatch.setattr(counts, "_hash", lambda rows: sizes.append(len(rows)) or hash_rows(rows))
+    hash_rows = counts._columns
+    monkeypatch.setattr(counts, "_columns", lambda rows: sizes.append(len(rows)) or hash_rows(rows))
     monkeypatch.setattr(counts, "RESOLVE_ROWS", 7)
     apart = facts()
     eager.resolve(doc.simplified, list(zip(spans, apart)))
@@ -229,3 +229,32 @@ def test_feature_hashing_gives_scikit_learns_feature_hasher_matrix():
     assert ours.shape == theirs.shape == (300, N_FEATURES)
     assert (ours != theirs).nnz == 0 and ours.sum() == theirs.sum() > 0
     assert ours[5].max() >= 3
+
+
+def test_head_logits_are_the_hashed_rows_times_its_weights():
+    """Inference sums each feature's weights from a lookup table instead of a sparse product: the logits
+    must be the product's (repeated features counted, features the head never saw adding nothing)."""
+    import random
+
+    import numpy as np
+    from scipy import sparse
+
+    from nianbao.counts import N_FEATURES, Head, _columns, _hash
+
+    chars = random.Random(5)
+    rows = [["".join(chars.choice("收到申请公开件条=:|LR") for _ in range(chars.randint(1, 4)))
+             for _ in range(chars.randint(0, 40))] for _ in range(60)]
+    rows[3] = rows[3] + rows[3][:5]
+    rows[9] = []
+    rng = np.random.default_rng(3)
+    seen = np.unique(_columns(rows)[0])
+    used = np.concatenate([seen[: len(seen) // 2], rng.choice(N_FEATURES, size=50, replace=False)])  # some unseen
+    dense = np.zeros((3, N_FEATURES))
+    dense[:, used] = rng.normal(size=(3, len(used)))
+    weights = sparse.csr_matrix(dense)
+    head = Head(["a", "b", "c"], weights, np.array([0.1, -0.2, 0.3]))
+    expected = np.asarray((_hash(rows) @ weights.T).todense()) + head.bias
+    assert np.allclose(head.logits(_columns(rows)), expected, rtol=0, atol=1e-12)
+    assert np.abs(expected - head.bias).max() > 0.1  # the rows do hit weighted features
+    probs = head.probabilities(rows, ["c", "a", "b", "never"])
+    assert np.allclose(probs[:, :3].sum(axis=1), 1) and not probs[:, 3].any()
