@@ -29,7 +29,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -79,8 +79,15 @@ def _states_zero(fact: dict) -> bool:
     return fact.get("value") == 0 and fact.get("unit") is None
 
 
-def _columns(rows: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of feature strings as (the hashed column of every feature, where each row's columns start):
+class Hashed(NamedTuple):
+    """Rows of features hashed (`_columns`): the column of every feature, and where each row's columns start."""
+
+    columns: np.ndarray
+    indptr: np.ndarray
+
+
+def _columns(rows: Sequence[list[str]]) -> Hashed:
+    """Rows of feature strings as their hashed columns, row by row:
     the hashing trick, column |MurmurHash3_32(feature)| mod N_FEATURES, as scikit-learn's FeatureHasher
     (string input, no alternate sign). Done with mmh3 because importing scikit-learn costs 1.5 s a run,
     and its transform 0.3 ms a call, where inference needs neither."""
@@ -92,11 +99,7 @@ def _columns(rows: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
     for n, row in enumerate(rows):
         columns.extend(abs(hash32(feature)) % N_FEATURES for feature in row)
         indptr[n + 1] = len(columns)
-    return np.asarray(columns, dtype=np.int64), indptr
-
-
-def _is_hashed(rows: Any) -> bool:
-    return isinstance(rows, tuple) and len(rows) == 2 and isinstance(rows[0], np.ndarray)
+    return Hashed(np.asarray(columns, dtype=np.int64), indptr)
 
 
 def _hash(rows: Sequence[list[str]]):
@@ -132,7 +135,7 @@ class Head:
         table[:-1] = by_feature[used].toarray()
         return lookup, table
 
-    def logits(self, hashed: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def logits(self, hashed: Hashed) -> np.ndarray:
         """rows x classes logits of rows hashed by `_columns` (a repeated feature counts as often as it occurs)."""
         columns, indptr = hashed
         lookup, table = self._table
@@ -143,10 +146,10 @@ class Head:
             out[filled] = np.add.reduceat(table[lookup[columns]], starts[filled], axis=0)
         return out + self.bias
 
-    def probabilities(self, rows: Sequence[list[str]] | tuple, classes: Sequence[str]) -> np.ndarray:
+    def probabilities(self, rows: Sequence[list[str]] | Hashed, classes: Sequence[str]) -> np.ndarray:
         """rows x `classes` probabilities (0 for a class this head never saw); `rows` may be hashed already
         (`_columns`: heads reading the same rows hash them once)."""
-        logits = self.logits(rows if _is_hashed(rows) else _columns(rows))
+        logits = self.logits(rows if isinstance(rows, Hashed) else _columns(rows))
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
@@ -154,8 +157,8 @@ class Head:
         out[:, [list(classes).index(c) for c in self.classes]] = probs
         return out
 
-    def predict(self, rows: Sequence[list[str]] | tuple) -> list[tuple[str, float]]:
-        if not _is_hashed(rows) and not rows:
+    def predict(self, rows: Sequence[list[str]] | Hashed) -> list[tuple[str, float]]:
+        if not isinstance(rows, Hashed) and not rows:
             return []
         return _best(self.probabilities(rows, self.classes), self.classes)
 
@@ -193,7 +196,7 @@ class CountClassifier:
         heads = [("category", self.category), ("outcome", self.outcome)]
         return heads + ([("category_context", self.category_context)] if self.category_context else [])
 
-    def categories(self, rows: Sequence[list[str]], hashed: Any = None) -> list[tuple[str, float]]:
+    def categories(self, rows: Sequence[list[str]], hashed: Hashed | None = None) -> list[tuple[str, float]]:
         """The category of each row and how sure: the two heads mixed by `context_weight` (`hashed`: the rows
         already hashed, when the caller has them)."""
         hashed = _columns(rows) if hashed is None else hashed
